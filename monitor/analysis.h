@@ -1,0 +1,86 @@
+/* What every analysis layer of the monitor shares during a run: limits,
+ * memory accounting, the certificate cache, the packet being processed, the
+ * run's counters, and the sinks that receive finished records.
+ */
+#ifndef ENROLLMON_ANALYSIS_H
+#define ENROLLMON_ANALYSIS_H
+
+#include "../dissectors/decode.h"
+#include "../dissectors/x509.h"
+#include "cert_cache.h"
+#include "flow.h"
+#include "limits.h"
+#include "memcap.h"
+#include "packet_info.h"
+
+#include <stdint.h>
+
+typedef struct run_stats {
+    uint64_t packets;
+    uint64_t bytes;
+    uint64_t decode_status[4];     /* by decode_status_t, for packets not analysed further */
+    uint64_t unsupported_link;
+    uint64_t not_ip;               /* ARP, LLDP, ... */
+    uint64_t ipv4;
+    uint64_t ipv6;
+    uint64_t tcp;
+    uint64_t udp;
+    uint64_t other_ip;
+    uint64_t fragments;
+    uint64_t fragments_reassembled;
+    uint64_t fragments_dropped;    /* timed out, overlapping badly, or over a cap */
+    uint64_t flows_total;
+    uint64_t flows_tcp;
+    uint64_t flows_udp;
+    uint64_t flows_active;
+    uint64_t tcp_gaps;
+    uint64_t tcp_gap_bytes;
+    uint64_t tcp_overlap_conflicts;
+    uint64_t tls_connections;
+    uint64_t tls_certificates;
+    uint64_t tls_alerts;
+    uint64_t tls_invalid_streams;
+    uint64_t files_read;
+    uint64_t files_failed;
+    uint64_t files_truncated;
+    int64_t first_ts_us;
+    int64_t last_ts_us;
+} run_stats_t;
+
+typedef struct tls_conn tls_conn_t;
+
+/* A consumer of finished records (JSON lines, the terminal report, ...).
+ * Sinks only read what they are given. */
+typedef struct event_sink event_sink_t;
+struct event_sink {
+    /* changed: the record holds something not given before (a JSON sink
+     * writes only then); final: the connection is over, nothing follows. */
+    void (*tls)(event_sink_t *self, const flow_t *flow, const tls_conn_t *tls,
+                const packet_info_t *at, bool changed, bool final);
+    void (*flow_end)(event_sink_t *self, const flow_t *flow, flow_end_reason_t reason,
+                     const packet_info_t *at);
+    void (*stats)(event_sink_t *self, const run_stats_t *stats, const memcap_t *memcap,
+                  const packet_info_t *at);
+    void (*finish)(event_sink_t *self);
+    void (*destroy)(event_sink_t *self);
+};
+
+#define ANALYSIS_MAX_SINKS 4
+
+typedef struct analysis {
+    monitor_limits_t limits;
+    memcap_t memcap;
+    const cert_patterns_t *patterns;
+    cert_cache_t *certs;
+    packet_info_t packet;       /* the packet being processed */
+    run_stats_t stats;
+    event_sink_t *sinks[ANALYSIS_MAX_SINKS];
+    unsigned sink_count;
+} analysis_t;
+
+void analysis_emit_tls(analysis_t *a, const flow_t *flow, const tls_conn_t *tls,
+                       const packet_info_t *at, bool changed, bool final);
+void analysis_emit_flow_end(analysis_t *a, const flow_t *flow, flow_end_reason_t reason);
+void analysis_emit_stats(analysis_t *a);
+
+#endif

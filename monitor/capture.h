@@ -1,0 +1,19 @@
+/* Reading capture files (pcap and pcapng, through libpcap) into the engine,
+ * with one clear line for every way a file can be unusable.
+ */
+#ifndef ENROLLMON_CAPTURE_H
+#define ENROLLMON_CAPTURE_H
+
+#include "engine.h"
+
+typedef enum capture_outcome {
+    CAPTURE_COMPLETE = 0,
+    CAPTURE_TRUNCATED, /* analysed up to a cut or damaged record */
+    CAPTURE_FAILED,    /* nothing could be read */
+} capture_outcome_t;
+
+/* Feeds every packet of the file to the engine.  For TRUNCATED and FAILED,
+ * *message holds the line to show (free with g_free). */
+capture_outcome_t capture_read_file(const char *path, engine_t *engine, char **message);
+
+#endif

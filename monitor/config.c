@@ -1,0 +1,150 @@
+#include "config.h"
+
+#include <string.h>
+
+#define GROUP_KINDS "certificate-kinds"
+#define GROUP_LIMITS "limits"
+
+void config_defaults(monitor_config_t *config)
+{
+    memset(config, 0, sizeof(*config));
+    const cert_patterns_t *d = cert_patterns_default();
+    config->patterns.lsc_issuer_cn_prefixes = g_strdupv(d->lsc_issuer_cn_prefixes);
+    config->patterns.mic_issuer_cns = g_strdupv(d->mic_issuer_cns);
+    monitor_limits_default(&config->limits);
+}
+
+void config_clear(monitor_config_t *config)
+{
+    g_strfreev(config->patterns.lsc_issuer_cn_prefixes);
+    g_strfreev(config->patterns.mic_issuer_cns);
+    g_free(config->source);
+    memset(config, 0, sizeof(*config));
+}
+
+typedef enum limit_unit { UNIT_COUNT, UNIT_SECONDS, UNIT_KIB, UNIT_MIB } limit_unit_t;
+
+typedef struct limit_key {
+    const char *name;
+    limit_unit_t unit;
+    size_t offset;
+    bool is_size;   /* size_t field, else unsigned */
+} limit_key_t;
+
+#define LIMIT(name, unit, field, is_size) { name, unit, offsetof(monitor_limits_t, field), is_size }
+
+static const limit_key_t limit_keys[] = {
+    LIMIT("global-memory-mb", UNIT_MIB, global_memory, true),
+    LIMIT("flow-memory-kb", UNIT_KIB, flow_memory, true),
+    LIMIT("max-queued-segments", UNIT_COUNT, max_queued_segments, false),
+    LIMIT("max-handshake-message-kb", UNIT_KIB, max_handshake_message, true),
+    LIMIT("max-flows", UNIT_COUNT, max_flows, false),
+    LIMIT("max-fragment-datagrams", UNIT_COUNT, max_fragment_datagrams, false),
+    LIMIT("fragment-memory-mb", UNIT_MIB, fragment_memory, true),
+    LIMIT("tcp-idle-timeout", UNIT_SECONDS, tcp_idle_timeout, false),
+    LIMIT("tcp-closed-linger", UNIT_SECONDS, tcp_closed_linger, false),
+    LIMIT("tcp-unanswered-syn-timeout", UNIT_SECONDS, tcp_unanswered_syn_timeout, false),
+    LIMIT("udp-idle-timeout", UNIT_SECONDS, udp_idle_timeout, false),
+    LIMIT("fragment-timeout", UNIT_SECONDS, fragment_timeout, false),
+    LIMIT("classify-packet-budget", UNIT_COUNT, classify_packet_budget, false),
+    LIMIT("starttls-probe-kb", UNIT_KIB, starttls_probe_bytes, true),
+};
+
+static const limit_key_t *find_limit(const char *name)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(limit_keys); i++)
+        if (strcmp(limit_keys[i].name, name) == 0)
+            return &limit_keys[i];
+    return NULL;
+}
+
+static bool load_limits(monitor_config_t *config, GKeyFile *kf, const char *path, GError **error)
+{
+    gsize n = 0;
+    char **keys = g_key_file_get_keys(kf, GROUP_LIMITS, &n, NULL);
+    bool ok = true;
+    for (gsize i = 0; ok && i < n; i++) {
+        const limit_key_t *lk = find_limit(keys[i]);
+        if (!lk) {
+            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
+                        "%s: unknown key '%s' in [%s]", path, keys[i], GROUP_LIMITS);
+            ok = false;
+            break;
+        }
+        GError *e = NULL;
+        guint64 v = g_key_file_get_uint64(kf, GROUP_LIMITS, keys[i], &e);
+        if (e || v == 0 || v > G_MAXUINT32) {
+            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                        "%s: [%s] %s must be a whole number from 1 to %u", path, GROUP_LIMITS,
+                        keys[i], G_MAXUINT32);
+            g_clear_error(&e);
+            ok = false;
+            break;
+        }
+        uint64_t scaled = lk->unit == UNIT_KIB ? v * 1024 : lk->unit == UNIT_MIB ? v * 1024 * 1024 : v;
+        char *field = (char *)&config->limits + lk->offset;
+        if (lk->is_size)
+            *(size_t *)field = (size_t)scaled;
+        else
+            *(unsigned *)field = (unsigned)scaled;
+    }
+    g_strfreev(keys);
+    return ok;
+}
+
+static bool load_kinds(monitor_config_t *config, GKeyFile *kf, const char *path, GError **error)
+{
+    gsize n = 0;
+    char **keys = g_key_file_get_keys(kf, GROUP_KINDS, &n, NULL);
+    bool ok = true;
+    for (gsize i = 0; ok && i < n; i++) {
+        char ***target = NULL;
+        if (strcmp(keys[i], "lsc-issuer-cn-prefixes") == 0)
+            target = &config->patterns.lsc_issuer_cn_prefixes;
+        else if (strcmp(keys[i], "mic-issuer-cns") == 0)
+            target = &config->patterns.mic_issuer_cns;
+        if (!target) {
+            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
+                        "%s: unknown key '%s' in [%s]", path, keys[i], GROUP_KINDS);
+            ok = false;
+            break;
+        }
+        char **list = g_key_file_get_string_list(kf, GROUP_KINDS, keys[i], NULL, NULL);
+        for (char **p = list; p && *p; p++)
+            g_strstrip(*p);
+        g_strfreev(*target);
+        *target = list ? list : g_new0(char *, 1);
+    }
+    g_strfreev(keys);
+    return ok;
+}
+
+bool config_load(monitor_config_t *config, const char *path, GError **error)
+{
+    GKeyFile *kf = g_key_file_new();
+    GError *e = NULL;
+    if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &e)) {
+        g_set_error(error, e->domain, e->code, "cannot use configuration '%s': %s", path, e->message);
+        g_error_free(e);
+        g_key_file_free(kf);
+        return false;
+    }
+    gsize n = 0;
+    char **groups = g_key_file_get_groups(kf, &n);
+    bool ok = true;
+    for (gsize i = 0; ok && i < n; i++) {
+        if (strcmp(groups[i], GROUP_KINDS) != 0 && strcmp(groups[i], GROUP_LIMITS) != 0) {
+            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND,
+                        "%s: unknown group [%s]", path, groups[i]);
+            ok = false;
+        }
+    }
+    g_strfreev(groups);
+    ok = ok && load_kinds(config, kf, path, error) && load_limits(config, kf, path, error);
+    g_key_file_free(kf);
+    if (ok) {
+        g_free(config->source);
+        config->source = g_strdup(path);
+    }
+    return ok;
+}

@@ -1,0 +1,35 @@
+/* The packet pipeline: link layer -> IP (fragments reassembled) -> flow ->
+ * TCP reassembly -> TLS, with nDPI labelling each flow, and flows retired in
+ * packet time.  The same engine serves files and live capture.
+ */
+#ifndef ENROLLMON_ENGINE_H
+#define ENROLLMON_ENGINE_H
+
+#include "analysis.h"
+
+#include <glib.h>
+
+typedef struct engine engine_t;
+
+typedef struct engine_options {
+    monitor_limits_t limits;
+    const cert_patterns_t *patterns;
+} engine_options_t;
+
+/* NULL with error set when a part (nDPI) cannot start. */
+engine_t *engine_new(const engine_options_t *options, GError **error);
+void engine_free(engine_t *e); /* frees the sinks too */
+
+/* Takes ownership of the sink. */
+void engine_add_sink(engine_t *e, event_sink_t *sink);
+
+/* One captured frame.  linktype is libpcap's DLT_ value. */
+void engine_packet(engine_t *e, int linktype, int64_t ts_us, const uint8_t *data, size_t caplen,
+                   size_t wirelen, const char *pcap_file, uint64_t pcap_cnt);
+
+/* The input is over: conclude every open flow, emit the stats, flush sinks. */
+void engine_finish(engine_t *e);
+
+analysis_t *engine_analysis(engine_t *e);
+
+#endif

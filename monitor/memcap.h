@@ -1,0 +1,50 @@
+/* Accounting of buffered bytes against the global and per-flow caps, and the
+ * counters of every cap that was hit.
+ *
+ * Buffers that hold wire bytes (reassembly queues, partial PDUs, fragments)
+ * reserve before they grow and release when they shrink.  A refused
+ * reservation is counted under the cap's name; the caller then drops data
+ * (reported as a gap) instead of growing.
+ */
+#ifndef ENROLLMON_MEMCAP_H
+#define ENROLLMON_MEMCAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum cap_id {
+    CAP_GLOBAL_MEMORY = 0,
+    CAP_FLOW_MEMORY,
+    CAP_QUEUED_SEGMENTS,
+    CAP_HANDSHAKE_MESSAGE,
+    CAP_MAX_FLOWS,
+    CAP_FRAGMENT_DATAGRAMS,
+    CAP_FRAGMENT_MEMORY,
+    CAP_COUNT
+} cap_id_t;
+
+const char *cap_name(cap_id_t cap);
+
+typedef struct memcap {
+    size_t global_limit;
+    size_t flow_limit;
+    size_t in_use;
+    size_t peak;
+    uint64_t hits[CAP_COUNT];
+} memcap_t;
+
+/* The per-flow share: lives in the flow, points at the shared accounting. */
+typedef struct memcap_account {
+    size_t in_use;
+} memcap_account_t;
+
+void memcap_init(memcap_t *mc, size_t global_limit, size_t flow_limit);
+
+/* Reserves n bytes for a flow; false (and a counted hit) when either cap
+ * would be exceeded.  account may be NULL for memory that belongs to no flow. */
+bool memcap_reserve(memcap_t *mc, memcap_account_t *account, size_t n);
+void memcap_release(memcap_t *mc, memcap_account_t *account, size_t n);
+void memcap_count_hit(memcap_t *mc, cap_id_t cap);
+
+#endif

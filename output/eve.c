@@ -1,0 +1,365 @@
+#include "eve.h"
+
+#include "../monitor/classify.h"
+#include "../monitor/tls_flow.h"
+#include "cert_json.h"
+#include "json.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct eve_sink {
+    event_sink_t base;
+    FILE *fp;
+    bool owns_fp;
+    bool failed;
+    char *path;
+    GString *line;
+} eve_sink_t;
+
+static void write_line(eve_sink_t *s)
+{
+    if (s->failed)
+        return;
+    g_string_append_c(s->line, '\n');
+    if (fwrite(s->line->str, 1, s->line->len, s->fp) != s->line->len) {
+        s->failed = true;
+        fprintf(stderr, "enrollmon: error: cannot write events to '%s': %s\n", s->path,
+                g_strerror(errno));
+    }
+}
+
+static void begin_event(eve_sink_t *s, json_t *j, const char *type, const packet_info_t *at,
+                        const flow_t *flow)
+{
+    g_string_truncate(s->line, 0);
+    json_init(j, s->line);
+    json_object_begin(j, NULL);
+    char ts[40];
+    json_format_timestamp(at->ts_us, ts, sizeof(ts));
+    json_string(j, "timestamp", ts);
+    json_string(j, "event_type", type);
+    if (at->pcap_file)
+        json_string(j, "pcap_file", at->pcap_file);
+    json_uint(j, "pcap_cnt", at->pcap_cnt);
+    if (!flow)
+        return;
+    char addr[IP_ADDR_TEXT_MAX];
+    json_uint(j, "flow_id", flow->id);
+    ip_addr_format(&flow->client.addr, addr, sizeof(addr));
+    json_string(j, "src_ip", addr);
+    json_uint(j, "src_port", flow->client.port);
+    ip_addr_format(&flow->server.addr, addr, sizeof(addr));
+    json_string(j, "dest_ip", addr);
+    json_uint(j, "dest_port", flow->server.port);
+    json_string(j, "proto", flow->proto == IPPROTO_NUM_TCP   ? "TCP"
+                            : flow->proto == IPPROTO_NUM_UDP ? "UDP"
+                                                             : "IP");
+}
+
+static void end_event(eve_sink_t *s, json_t *j)
+{
+    json_object_end(j);
+    write_line(s);
+}
+
+static const char *side_name(const tls_conn_t *tls, int dir)
+{
+    return tls_dir_is_client(tls, dir) ? "client" : "server";
+}
+
+/* The certificates of the first Certificate message a side sent. */
+static void write_cert_list(json_t *j, const char *key, const tls_conn_t *tls, bool client_side)
+{
+    json_array_begin(j, key);
+    for (guint i = 0; i < tls->cert_messages->len; i++) {
+        const tls_cert_message_t *m = &g_array_index(tls->cert_messages, tls_cert_message_t, i);
+        if (tls_dir_is_client(tls, m->from_dir) != client_side)
+            continue;
+        for (guint k = 0; k < m->certs->len; k++) {
+            const cert_ref_t *ref = g_ptr_array_index(m->certs, k);
+            cert_json_write(j, NULL, &ref->info);
+        }
+        break;
+    }
+    json_array_end(j);
+}
+
+static void eve_tls(event_sink_t *base, const flow_t *flow, const tls_conn_t *tls,
+                    const packet_info_t *at, bool changed, bool final)
+{
+    eve_sink_t *s = (eve_sink_t *)base;
+    (void)final;
+    if (!changed)
+        return;
+    json_t j;
+    begin_event(s, &j, "tls", at, flow);
+    json_object_begin(&j, "tls");
+    char version[32];
+    if (tls->version) {
+        tls_version_format(tls->version, version, sizeof(version));
+        json_string(&j, "version", version);
+    } else {
+        json_null(&j, "version");
+    }
+    if (tls->client_version) {
+        tls_version_format(tls->client_version, version, sizeof(version));
+        json_string(&j, "client_version", version);
+    }
+    json_string(&j, "sni", tls->has_sni ? tls->sni : NULL);
+    if (tls->alpn[0])
+        json_string(&j, "alpn", tls->alpn);
+    if (tls->server_hello_seen) {
+        char suite[8];
+        snprintf(suite, sizeof(suite), "0x%04x", tls->cipher_suite);
+        json_string(&j, "cipher_suite", suite);
+    }
+    json_string(&j, "state", tls_state_name(tls->state));
+    json_bool(&j, "client_hello", tls->client_hello_seen);
+    json_bool(&j, "server_hello", tls->server_hello_seen);
+    if (tls->hello_retry)
+        json_bool(&j, "hello_retry_request", true);
+    if (tls->midstream)
+        json_bool(&j, "midstream", true);
+    write_cert_list(&j, "server_certs", tls, false);
+    write_cert_list(&j, "client_certs", tls, true);
+    /* TLS 1.3 encrypts the certificates: without keys they are not
+     * inspectable, which must not read as "none were sent". */
+    json_bool(&j, "certs_visible", !tls->tls13);
+    if (tls->certificate_request_seen) {
+        json_object_begin(&j, "certificate_request");
+        json_uint(&j, "pcap_cnt", tls->certificate_request_at.pcap_cnt);
+        json_uint(&j, "ca_name_count", tls->ca_name_count);
+        json_array_begin(&j, "ca_names");
+        for (guint i = 0; i < tls->ca_names->len; i++)
+            json_string(&j, NULL, g_ptr_array_index(tls->ca_names, i));
+        json_array_end(&j);
+        json_object_end(&j);
+    }
+    json_array_begin(&j, "certificate_messages");
+    for (guint i = 0; i < tls->cert_messages->len; i++) {
+        const tls_cert_message_t *m = &g_array_index(tls->cert_messages, tls_cert_message_t, i);
+        json_object_begin(&j, NULL);
+        json_string(&j, "from", side_name(tls, m->from_dir));
+        json_uint(&j, "count", m->count);
+        json_uint(&j, "pcap_cnt", m->at.pcap_cnt);
+        if (m->at.pcap_file && at->pcap_file && strcmp(m->at.pcap_file, at->pcap_file) != 0)
+            json_string(&j, "pcap_file", m->at.pcap_file);
+        json_array_begin(&j, "subject_cns");
+        for (guint k = 0; k < m->certs->len; k++) {
+            const cert_ref_t *ref = g_ptr_array_index(m->certs, k);
+            json_string(&j, NULL, ref->info.parsed ? ref->info.subject_cn : NULL);
+        }
+        json_array_end(&j);
+        json_object_end(&j);
+    }
+    json_array_end(&j);
+    json_array_begin(&j, "alerts");
+    for (guint i = 0; i < tls->alerts->len; i++) {
+        const tls_alert_seen_t *al = &g_array_index(tls->alerts, tls_alert_seen_t, i);
+        json_object_begin(&j, NULL);
+        json_string(&j, "from", side_name(tls, al->from_dir));
+        if (al->encrypted) {
+            json_null(&j, "level");
+            json_string(&j, "description", "encrypted");
+            json_null(&j, "code");
+            json_bool(&j, "encrypted", true);
+        } else {
+            json_string(&j, "level", tls_alert_level_name(al->level));
+            json_string(&j, "description", tls_alert_description_name(al->description));
+            json_uint(&j, "code", al->description);
+        }
+        json_uint(&j, "pcap_cnt", al->at.pcap_cnt);
+        json_object_end(&j);
+    }
+    json_array_end(&j);
+    json_bool(&j, "decrypted", false);
+    if (tls->gaps[0] || tls->gaps[1])
+        json_uint(&j, "gaps", tls->gaps[0] + tls->gaps[1]);
+    if (tls->oversize_messages)
+        json_uint(&j, "oversize_handshake_messages", tls->oversize_messages);
+    if (tls->invalid[0] || tls->invalid[1])
+        json_bool(&j, "stream_invalid", true);
+    json_bool(&j, "update", tls->emitted);
+    json_object_end(&j);
+    end_event(s, &j);
+}
+
+static void eve_flow_end(event_sink_t *base, const flow_t *flow, flow_end_reason_t reason,
+                         const packet_info_t *at)
+{
+    eve_sink_t *s = (eve_sink_t *)base;
+    json_t j;
+    char when[40];
+    begin_event(s, &j, "flow", at, flow);
+    json_string(&j, "app_proto", flow->tls_seen ? "tls" : NULL);
+    json_object_begin(&j, "flow");
+    json_uint(&j, "pkts_toserver", flow->packets[DIR_TO_SERVER]);
+    json_uint(&j, "pkts_toclient", flow->packets[DIR_TO_CLIENT]);
+    json_uint(&j, "bytes_toserver", flow->bytes[DIR_TO_SERVER]);
+    json_uint(&j, "bytes_toclient", flow->bytes[DIR_TO_CLIENT]);
+    json_format_timestamp(flow->first_ts_us, when, sizeof(when));
+    json_string(&j, "start", when);
+    json_format_timestamp(flow->last_ts_us, when, sizeof(when));
+    json_string(&j, "end", when);
+    json_uint(&j, "first_pcap_cnt", flow->first_packet.pcap_cnt);
+    json_string(&j, "reason", flow_end_reason_name(reason));
+    json_object_end(&j);
+    if (flow->classify) {
+        classify_result_t r;
+        classify_get_result(flow->classify, &r);
+        json_object_begin(&j, "ndpi");
+        json_string(&j, "protocol", r.protocol);
+        json_string(&j, "app_protocol", r.app);
+        if (r.master[0])
+            json_string(&j, "master_protocol", r.master);
+        json_string(&j, "category", r.category);
+        json_string(&j, "confidence", r.confidence);
+        json_array_begin(&j, "risks");
+        for (unsigned i = 0; i < r.risk_count; i++)
+            json_string(&j, NULL, r.risks[i]);
+        json_array_end(&j);
+        json_object_end(&j);
+    }
+    if (flow->proto == IPPROTO_NUM_TCP) {
+        const tcp_flags_seen_t *f = &flow->tcp_flags;
+        const tcp_dir_stats_t *up = &flow->tcp[DIR_TO_SERVER].stats;
+        const tcp_dir_stats_t *down = &flow->tcp[DIR_TO_CLIENT].stats;
+        json_object_begin(&j, "tcp");
+        json_uint(&j, "syn", f->syn);
+        json_uint(&j, "synack", f->synack);
+        json_uint(&j, "rst_toserver", f->rst[DIR_TO_SERVER]);
+        json_uint(&j, "rst_toclient", f->rst[DIR_TO_CLIENT]);
+        json_uint(&j, "fin_toserver", f->fin[DIR_TO_SERVER]);
+        json_uint(&j, "fin_toclient", f->fin[DIR_TO_CLIENT]);
+        json_bool(&j, "handshake_complete", f->handshake_complete);
+        json_bool(&j, "midstream", flow->tcp[DIR_TO_SERVER].midstream || flow->tcp[DIR_TO_CLIENT].midstream);
+        json_uint(&j, "gaps", up->gaps + down->gaps);
+        json_uint(&j, "gap_bytes", up->gap_bytes + down->gap_bytes);
+        json_uint(&j, "retransmitted_segments", up->retransmitted_segments + down->retransmitted_segments);
+        json_uint(&j, "out_of_order_segments", up->out_of_order_segments + down->out_of_order_segments);
+        json_uint(&j, "overlap_bytes", up->overlap_bytes + down->overlap_bytes);
+        json_uint(&j, "overlap_conflicts", up->overlap_conflicts + down->overlap_conflicts);
+        json_string(&j, "stream_analysis",
+                    flow->stream_ignored[0] && flow->stream_ignored[1] ? "stopped" : "followed");
+        json_object_end(&j);
+    }
+    end_event(s, &j);
+}
+
+static void eve_stats(event_sink_t *base, const run_stats_t *st, const memcap_t *mc,
+                      const packet_info_t *at)
+{
+    eve_sink_t *s = (eve_sink_t *)base;
+    json_t j;
+    begin_event(s, &j, "stats", at, NULL);
+    json_object_begin(&j, "stats");
+    json_uint(&j, "packets", st->packets);
+    json_uint(&j, "bytes", st->bytes);
+    json_object_begin(&j, "decoder");
+    json_uint(&j, "ipv4", st->ipv4);
+    json_uint(&j, "ipv6", st->ipv6);
+    json_uint(&j, "tcp", st->tcp);
+    json_uint(&j, "udp", st->udp);
+    json_uint(&j, "other_ip", st->other_ip);
+    json_uint(&j, "not_ip", st->not_ip);
+    json_uint(&j, "truncated", st->decode_status[DECODE_TRUNCATED]);
+    json_uint(&j, "malformed", st->decode_status[DECODE_MALFORMED]);
+    json_uint(&j, "fragments", st->fragments);
+    json_uint(&j, "fragments_reassembled", st->fragments_reassembled);
+    json_uint(&j, "fragments_dropped", st->fragments_dropped);
+    json_object_end(&j);
+    json_object_begin(&j, "flows");
+    json_uint(&j, "total", st->flows_total);
+    json_uint(&j, "tcp", st->flows_tcp);
+    json_uint(&j, "udp", st->flows_udp);
+    json_uint(&j, "active", st->flows_active);
+    json_object_end(&j);
+    json_object_begin(&j, "tcp");
+    json_uint(&j, "gaps", st->tcp_gaps);
+    json_uint(&j, "gap_bytes", st->tcp_gap_bytes);
+    json_uint(&j, "overlap_conflicts", st->tcp_overlap_conflicts);
+    json_object_end(&j);
+    json_object_begin(&j, "tls");
+    json_uint(&j, "connections", st->tls_connections);
+    json_uint(&j, "certificates", st->tls_certificates);
+    json_uint(&j, "alerts", st->tls_alerts);
+    json_uint(&j, "invalid_streams", st->tls_invalid_streams);
+    json_object_end(&j);
+    json_object_begin(&j, "memory");
+    json_uint(&j, "reassembly_in_use", mc->in_use);
+    json_uint(&j, "reassembly_peak", mc->peak);
+    json_uint(&j, "global_limit", mc->global_limit);
+    json_uint(&j, "flow_limit", mc->flow_limit);
+    json_object_end(&j);
+    json_object_begin(&j, "caps_hit");
+    for (int c = 0; c < CAP_COUNT; c++)
+        json_uint(&j, cap_name(c), mc->hits[c]);
+    json_object_end(&j);
+    json_object_begin(&j, "files");
+    json_uint(&j, "read", st->files_read);
+    json_uint(&j, "failed", st->files_failed);
+    json_uint(&j, "truncated", st->files_truncated);
+    json_object_end(&j);
+    json_null(&j, "drops"); /* offline: nothing is dropped by a capture layer */
+    json_object_end(&j);
+    end_event(s, &j);
+}
+
+static void eve_finish(event_sink_t *base)
+{
+    eve_sink_t *s = (eve_sink_t *)base;
+    if (!s->failed && fflush(s->fp) != 0) {
+        s->failed = true;
+        fprintf(stderr, "enrollmon: error: cannot write events to '%s': %s\n", s->path,
+                g_strerror(errno));
+    }
+}
+
+static void eve_destroy(event_sink_t *base)
+{
+    eve_sink_t *s = (eve_sink_t *)base;
+    if (s->owns_fp && fclose(s->fp) != 0 && !s->failed) {
+        s->failed = true;
+        fprintf(stderr, "enrollmon: error: cannot write events to '%s': %s\n", s->path,
+                g_strerror(errno));
+    }
+    g_string_free(s->line, TRUE);
+    g_free(s->path);
+    g_free(s);
+}
+
+event_sink_t *eve_sink_new(const char *path, GError **error)
+{
+    FILE *fp;
+    bool owns = true;
+    if (strcmp(path, "-") == 0) {
+        fp = stdout;
+        owns = false;
+    } else {
+        fp = fopen(path, "w");
+        if (!fp) {
+            int err = errno;
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
+                        "cannot write events to '%s': %s", path, g_strerror(err));
+            return NULL;
+        }
+    }
+    eve_sink_t *s = g_new0(eve_sink_t, 1);
+    s->base.tls = eve_tls;
+    s->base.flow_end = eve_flow_end;
+    s->base.stats = eve_stats;
+    s->base.finish = eve_finish;
+    s->base.destroy = eve_destroy;
+    s->fp = fp;
+    s->owns_fp = owns;
+    s->path = g_strdup(path);
+    s->line = g_string_sized_new(1024);
+    return &s->base;
+}
+
+bool eve_sink_failed(const event_sink_t *sink)
+{
+    return ((const eve_sink_t *)sink)->failed;
+}

@@ -1,0 +1,145 @@
+#include "report.h"
+
+#include "../monitor/tls_flow.h"
+
+#include <glib.h>
+#include <string.h>
+
+typedef struct report_sink {
+    event_sink_t base;
+    FILE *out;
+    uint64_t tls_lines;
+    uint64_t kinds[CERT_KIND_CA_ISSUED + 1];
+    uint64_t fatal_alerts;
+    uint64_t failed_handshakes;
+} report_sink_t;
+
+/* "LSC SEP74A02FC0A675 <- CAPF-1a2b3c4d": kind, leaf CN, issuer CN. */
+static void describe_chain(GString *line, report_sink_t *r, const tls_conn_t *tls, bool client_side)
+{
+    for (guint i = 0; i < tls->cert_messages->len; i++) {
+        const tls_cert_message_t *m = &g_array_index(tls->cert_messages, tls_cert_message_t, i);
+        if (tls_dir_is_client(tls, m->from_dir) != client_side)
+            continue;
+        if (m->certs->len == 0) {
+            g_string_append(line, "none sent");
+            return;
+        }
+        const cert_info_t *leaf = &((const cert_ref_t *)g_ptr_array_index(m->certs, 0))->info;
+        r->kinds[leaf->kind]++;
+        g_string_append(line, cert_kind_name(leaf->kind));
+        if (leaf->parsed)
+            g_string_append_printf(line, " %s <- %s", leaf->subject_cn ? leaf->subject_cn : "(no CN)",
+                                   leaf->issuer_cn ? leaf->issuer_cn : "(no CN)");
+        if (m->count > 1)
+            g_string_append_printf(line, " (+%u in chain)", m->count - 1);
+        return;
+    }
+    if (tls->tls13)
+        g_string_append(line, "not inspectable (TLS 1.3)");
+    else
+        g_string_append(line, "-");
+}
+
+static void report_tls(event_sink_t *base, const flow_t *flow, const tls_conn_t *tls,
+                       const packet_info_t *at, bool changed, bool final)
+{
+    report_sink_t *r = (report_sink_t *)base;
+    (void)changed;
+    (void)at;
+    if (!final)
+        return;
+    char client[IP_ADDR_TEXT_MAX], server[IP_ADDR_TEXT_MAX], version[32];
+    ip_addr_format(&flow->client.addr, client, sizeof(client));
+    ip_addr_format(&flow->server.addr, server, sizeof(server));
+    if (tls->version)
+        tls_version_format(tls->version, version, sizeof(version));
+    else if (tls->client_version)
+        tls_version_format(tls->client_version, version, sizeof(version));
+    else
+        snprintf(version, sizeof(version), "TLS");
+    GString *line = g_string_new(NULL);
+    bool v6c = flow->client.addr.family == 6, v6s = flow->server.addr.family == 6;
+    g_string_append_printf(line, "tls #%" G_GUINT64_FORMAT " %s%s%s:%u -> %s%s%s:%u %s sni=%s %s",
+                           flow->id, v6c ? "[" : "", client, v6c ? "]" : "", flow->client.port,
+                           v6s ? "[" : "", server, v6s ? "]" : "", flow->server.port, version,
+                           tls->has_sni ? tls->sni : "-", tls_state_name(tls->state));
+    g_string_append(line, " | server: ");
+    describe_chain(line, r, tls, false);
+    g_string_append(line, " | client: ");
+    describe_chain(line, r, tls, true);
+    if (tls->alerts->len) {
+        g_string_append(line, " | alerts:");
+        for (guint i = 0; i < tls->alerts->len; i++) {
+            const tls_alert_seen_t *al = &g_array_index(tls->alerts, tls_alert_seen_t, i);
+            const char *from = tls_dir_is_client(tls, al->from_dir) ? "client" : "server";
+            if (al->encrypted)
+                g_string_append_printf(line, " %s encrypted (frame %" G_GUINT64_FORMAT ")", from,
+                                       al->at.pcap_cnt);
+            else
+                g_string_append_printf(line, " %s %s %s (frame %" G_GUINT64_FORMAT ")", from,
+                                       tls_alert_level_name(al->level),
+                                       tls_alert_description_name(al->description), al->at.pcap_cnt);
+            if (!al->encrypted && al->level == 2)
+                r->fatal_alerts++;
+        }
+    }
+    if (tls->state == TLS_STATE_FAILED)
+        r->failed_handshakes++;
+    fprintf(r->out, "%s\n", line->str);
+    g_string_free(line, TRUE);
+    r->tls_lines++;
+}
+
+static void report_stats(event_sink_t *base, const run_stats_t *st, const memcap_t *mc,
+                         const packet_info_t *at)
+{
+    report_sink_t *r = (report_sink_t *)base;
+    (void)at;
+    fprintf(r->out,
+            "summary: %" G_GUINT64_FORMAT " packets, %" G_GUINT64_FORMAT " flows, %" G_GUINT64_FORMAT
+            " TLS connections (%" G_GUINT64_FORMAT " failed handshakes, %" G_GUINT64_FORMAT
+            " fatal alerts)\n",
+            st->packets, st->flows_total, st->tls_connections, r->failed_handshakes, r->fatal_alerts);
+    fprintf(r->out,
+            "certificates presented (first of each chain): LSC %" G_GUINT64_FORMAT
+            ", MIC %" G_GUINT64_FORMAT ", self-signed %" G_GUINT64_FORMAT ", CA-issued %" G_GUINT64_FORMAT
+            ", unparsable %" G_GUINT64_FORMAT "\n",
+            r->kinds[CERT_KIND_LSC], r->kinds[CERT_KIND_MIC], r->kinds[CERT_KIND_SELF_SIGNED],
+            r->kinds[CERT_KIND_CA_ISSUED], r->kinds[CERT_KIND_UNKNOWN]);
+    bool any_cap = false;
+    for (int c = 0; c < CAP_COUNT; c++)
+        any_cap = any_cap || mc->hits[c];
+    if (any_cap) {
+        fprintf(r->out, "limits hit (data was dropped, see the stats event):");
+        for (int c = 0; c < CAP_COUNT; c++)
+            if (mc->hits[c])
+                fprintf(r->out, " %s=%" G_GUINT64_FORMAT, cap_name(c), mc->hits[c]);
+        fprintf(r->out, "\n");
+    }
+    if (st->tcp_gaps)
+        fprintf(r->out, "tcp: %" G_GUINT64_FORMAT " gaps (%" G_GUINT64_FORMAT
+                        " bytes missing from the capture)\n",
+                st->tcp_gaps, st->tcp_gap_bytes);
+}
+
+static void report_finish(event_sink_t *base)
+{
+    fflush(((report_sink_t *)base)->out);
+}
+
+static void report_destroy(event_sink_t *base)
+{
+    g_free(base);
+}
+
+event_sink_t *report_sink_new(FILE *out)
+{
+    report_sink_t *r = g_new0(report_sink_t, 1);
+    r->base.tls = report_tls;
+    r->base.stats = report_stats;
+    r->base.finish = report_finish;
+    r->base.destroy = report_destroy;
+    r->out = out;
+    return &r->base;
+}

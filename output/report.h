@@ -1,0 +1,13 @@
+/* The readable report: one line per TLS connection when it ends (both
+ * sides' certificate kinds, the alerts), and a summary at the end.
+ */
+#ifndef ENROLLMON_REPORT_H
+#define ENROLLMON_REPORT_H
+
+#include "../monitor/analysis.h"
+
+#include <stdio.h>
+
+event_sink_t *report_sink_new(FILE *out);
+
+#endif
