@@ -146,10 +146,24 @@ static void eve_tls(event_sink_t *base, const flow_t *flow, const tls_conn_t *tl
         json_uint(&j, "pcap_cnt", m->at.pcap_cnt);
         if (m->at.pcap_file && at->pcap_file && strcmp(m->at.pcap_file, at->pcap_file) != 0)
             json_string(&j, "pcap_file", m->at.pcap_file);
+        /* null: no CN in the name; a certificate that did not parse has
+         * "parsed": false at its index in "parsed". */
         json_array_begin(&j, "subject_cns");
         for (guint k = 0; k < m->certs->len; k++) {
             const cert_ref_t *ref = g_ptr_array_index(m->certs, k);
             json_string(&j, NULL, ref->info.parsed ? ref->info.subject_cn : NULL);
+        }
+        json_array_end(&j);
+        json_array_begin(&j, "issuer_cns");
+        for (guint k = 0; k < m->certs->len; k++) {
+            const cert_ref_t *ref = g_ptr_array_index(m->certs, k);
+            json_string(&j, NULL, ref->info.parsed ? ref->info.issuer_cn : NULL);
+        }
+        json_array_end(&j);
+        json_array_begin(&j, "parsed");
+        for (guint k = 0; k < m->certs->len; k++) {
+            const cert_ref_t *ref = g_ptr_array_index(m->certs, k);
+            json_bool(&j, NULL, ref->info.parsed);
         }
         json_array_end(&j);
         json_object_end(&j);
