@@ -96,6 +96,8 @@ static void report_stats(event_sink_t *base, const run_stats_t *st, const memcap
 {
     report_sink_t *r = (report_sink_t *)base;
     (void)at;
+    if (st->files_failed && !st->files_read)
+        return; /* the error lines said it all: nothing was analysed */
     fprintf(r->out,
             "summary: %" G_GUINT64_FORMAT " packets, %" G_GUINT64_FORMAT " flows, %" G_GUINT64_FORMAT
             " TLS connections (%" G_GUINT64_FORMAT " failed handshakes, %" G_GUINT64_FORMAT
