@@ -33,6 +33,7 @@ typedef struct run_stats {
     uint64_t flows_tcp;
     uint64_t flows_udp;
     uint64_t flows_active;
+    uint64_t flows_evicted;        /* retired early for max_flows or the memory cap */
     uint64_t tcp_gaps;
     uint64_t tcp_gap_bytes;
     uint64_t tcp_overlap_conflicts;
@@ -40,6 +41,8 @@ typedef struct run_stats {
     uint64_t tls_certificates;
     uint64_t tls_alerts;
     uint64_t tls_invalid_streams;
+    uint64_t tls_not_followed;     /* TLS found but no memory left to follow it */
+    uint64_t tls_certs_not_kept;   /* certificates seen but not kept: memory cap */
     uint64_t files_read;
     uint64_t files_failed;
     uint64_t files_truncated;

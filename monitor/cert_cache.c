@@ -5,6 +5,7 @@
 
 struct cert_cache {
     const cert_patterns_t *patterns;
+    memcap_t *memcap;
     unsigned max_entries;
     GHashTable *by_digest; /* 20-byte SHA-1 (owned) -> cert_ref_t (one reference) */
     cert_cache_stats_t stats;
@@ -36,6 +37,11 @@ cert_cache_t *cert_cache_new(const cert_patterns_t *patterns, unsigned max_entri
     return cache;
 }
 
+void cert_cache_set_memcap(cert_cache_t *cache, memcap_t *memcap)
+{
+    cache->memcap = memcap;
+}
+
 void cert_cache_free(cert_cache_t *cache)
 {
     if (!cache)
@@ -54,6 +60,8 @@ void cert_ref_unref(cert_ref_t *ref)
 {
     if (!ref || --ref->refcount > 0)
         return;
+    if (ref->memcap)
+        memcap_release(ref->memcap, NULL, ref->charged);
     x509_cert_info_clear(&ref->info);
     g_free(ref);
 }
@@ -72,8 +80,17 @@ cert_ref_t *cert_cache_get(cert_cache_t *cache, byte_span_t der)
             return cert_ref_ref(found);
         }
     }
+    /* The parsed form holds the names and a few small strings: about twice
+     * the DER's size is a fair upper estimate. */
+    size_t cost = sizeof(cert_ref_t) + 2 * der.len + 256;
+    if (cache->memcap && !memcap_reserve(cache->memcap, NULL, cost)) {
+        cache->stats.refused++;
+        return NULL;
+    }
     cert_ref_t *ref = g_new0(cert_ref_t, 1);
     ref->refcount = 1;
+    ref->memcap = cache->memcap;
+    ref->charged = cache->memcap ? cost : 0;
     if (!x509_cert_parse(der, cache->patterns, &ref->info))
         cache->stats.parse_failures++;
     if (hashed) {

@@ -69,6 +69,16 @@ void classify_flow_free(classify_flow_t *f)
     g_free(f);
 }
 
+size_t classify_flow_footprint(const classify_flow_t *f)
+{
+    return sizeof(*f) + (f->ndpi_flow ? SIZEOF_FLOW_STRUCT : 0);
+}
+
+size_t classify_flow_initial_footprint(void)
+{
+    return sizeof(classify_flow_t) + SIZEOF_FLOW_STRUCT;
+}
+
 bool classify_wants_packets(const classify_flow_t *f)
 {
     return !f->final;

@@ -8,6 +8,7 @@
 #include "../dissectors/cursor.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct classifier classifier_t;
@@ -33,6 +34,12 @@ void classifier_free(classifier_t *c);
 
 classify_flow_t *classify_flow_new(void);
 void classify_flow_free(classify_flow_t *f);
+
+/* Bytes a flow's classification holds now (nDPI's state is freed once its
+ * answer is final), for the memory accounting. */
+size_t classify_flow_footprint(const classify_flow_t *f);
+/* What a new flow's classification costs before its first packet. */
+size_t classify_flow_initial_footprint(void);
 
 /* True while nDPI still wants packets of this flow. */
 bool classify_wants_packets(const classify_flow_t *f);

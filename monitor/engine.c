@@ -13,6 +13,7 @@ struct engine {
     ipfrag_table_t *fragments;
     classifier_t *classifier;
     uint64_t next_flow_id;
+    uint64_t global_hits_seen;
     bool finished;
 };
 
@@ -35,6 +36,7 @@ engine_t *engine_new(const engine_options_t *options, GError **error)
     e->a.patterns = options->patterns ? options->patterns : cert_patterns_default();
     memcap_init(&e->a.memcap, e->a.limits.global_memory, e->a.limits.flow_memory);
     e->a.certs = cert_cache_new(e->a.patterns, 4096);
+    cert_cache_set_memcap(e->a.certs, &e->a.memcap);
     e->flows = flow_table_new();
     e->fragments = ipfrag_table_new(&e->a.limits, &e->a.memcap);
     e->next_flow_id = 1;
@@ -127,6 +129,7 @@ static void retire(engine_t *e, flow_t *flow, flow_end_reason_t reason)
         tcp_dir_release(&flow->tcp[1], &env);
     }
     classify_flow_free(flow->classify);
+    memcap_release(&e->a.memcap, NULL, flow->state_bytes);
     /* Every buffer has been released by now; this only guards the global
      * account against a leak of accounting, never of memory. */
     g_warn_if_fail(flow->memory.in_use == 0);
@@ -156,15 +159,54 @@ static bool src_is_client(uint8_t proto, uint8_t tcp_flags, uint16_t sport, uint
     return true;
 }
 
+/* Retires the least recently active flows until `need` more bytes fit
+ * under the global cap (p0f's answer to a full table: the stalest go). */
+static void make_room(engine_t *e, size_t need, const flow_t *keep)
+{
+    memcap_t *mc = &e->a.memcap;
+    while (mc->in_use + need > mc->global_limit) {
+        flow_t *victim = flow_table_least_recent(e->flows);
+        if (!victim || victim == keep)
+            return;
+        e->a.stats.flows_evicted++;
+        retire(e, victim, FLOW_END_EVICTED);
+    }
+}
+
+/* A reservation failed somewhere since the last packet: free a tenth of the
+ * cap by retiring the stalest flows, so new connections can be followed. */
+static void relieve_pressure(engine_t *e, const flow_t *keep)
+{
+    memcap_t *mc = &e->a.memcap;
+    if (mc->hits[CAP_GLOBAL_MEMORY] == e->global_hits_seen)
+        return;
+    e->global_hits_seen = mc->hits[CAP_GLOBAL_MEMORY];
+    size_t target = mc->global_limit - mc->global_limit / 10;
+    while (mc->in_use > target) {
+        flow_t *victim = flow_table_least_recent(e->flows);
+        if (!victim || victim == keep)
+            return;
+        e->a.stats.flows_evicted++;
+        retire(e, victim, FLOW_END_EVICTED);
+    }
+}
+
 static flow_t *new_flow(engine_t *e, const flow_key_t *key, uint32_t hash, const ip_result_t *ip,
                         uint16_t sport, uint16_t dport, uint8_t tcp_flags, bool src_lo)
 {
     if (flow_table_size(e->flows) >= e->a.limits.max_flows) {
         memcap_count_hit(&e->a.memcap, CAP_MAX_FLOWS);
         flow_t *victim = flow_table_least_recent(e->flows);
-        if (victim)
+        if (victim) {
+            e->a.stats.flows_evicted++;
             retire(e, victim, FLOW_END_EVICTED);
+        }
     }
+    /* The flow's own state counts against the global cap like its buffers. */
+    size_t state = sizeof(flow_t) + classify_flow_initial_footprint();
+    make_room(e, state, NULL);
+    if (!memcap_reserve(&e->a.memcap, NULL, state))
+        state = 0; /* only when the cap is smaller than one flow */
     flow_timeout_class_t cls = FLOW_CLASS_UDP;
     if (ip->protocol == IPPROTO_NUM_TCP)
         cls = (tcp_flags & TCP_FLAG_SYN) && !(tcp_flags & TCP_FLAG_ACK) ? FLOW_CLASS_TCP_OPENING
@@ -182,6 +224,7 @@ static flow_t *new_flow(engine_t *e, const flow_key_t *key, uint32_t hash, const
     tcp_dir_init(&flow->tcp[0]);
     tcp_dir_init(&flow->tcp[1]);
     flow->classify = classify_flow_new();
+    flow->state_bytes = state;
     e->a.stats.flows_total++;
     e->a.stats.flows_active++;
     if (ip->protocol == IPPROTO_NUM_TCP)
@@ -289,13 +332,23 @@ static void process_l4(engine_t *e, const ip_result_t *ip)
     flow->bytes[dir] += ip->header_and_payload.len;
     flow->last_ts_us = e->a.packet.ts_us;
     flow->last_packet = e->a.packet;
-    if (flow->classify && classify_wants_packets(flow->classify))
+    if (flow->classify && classify_wants_packets(flow->classify)) {
         classify_packet(e->classifier, flow->classify, ip->header_and_payload, e->a.packet.ts_us,
                         e->a.limits.classify_packet_budget);
+        if (!classify_wants_packets(flow->classify) && flow->state_bytes) {
+            /* nDPI's per-flow state is gone: give its bytes back */
+            size_t now = sizeof(flow_t) + classify_flow_footprint(flow->classify);
+            if (now < flow->state_bytes) {
+                memcap_release(&e->a.memcap, NULL, flow->state_bytes - now);
+                flow->state_bytes = now;
+            }
+        }
+    }
     if (ip->protocol == IPPROTO_NUM_TCP)
         process_tcp(e, flow, dir, &tcp);
     else
         flow_table_touch(e->flows, flow, FLOW_CLASS_UDP);
+    relieve_pressure(e, flow);
 }
 
 void engine_packet(engine_t *e, int linktype, int64_t ts_us, const uint8_t *data, size_t caplen,

@@ -80,7 +80,8 @@ typedef struct flow {
     tcp_dir_t tcp[2];
     bool tcp_closed;
 
-    memcap_account_t memory;
+    memcap_account_t memory;  /* buffers (reassembly, partial PDUs): per-flow cap */
+    size_t state_bytes;       /* the flow's own state, charged to the global cap only */
     tls_conn_t *tls;
     bool tls_seen;            /* TLS was found (the state is freed at close) */
     classify_flow_t *classify;

@@ -1,8 +1,10 @@
-/* Accounting of buffered bytes against the global and per-flow caps, and the
+/* Accounting of memory against the global and per-flow caps, and the
  * counters of every cap that was hit.
  *
- * Buffers that hold wire bytes (reassembly queues, partial PDUs, fragments)
- * reserve before they grow and release when they shrink.  A refused
+ * Everything that grows with traffic reserves before it grows and releases
+ * when it shrinks: buffers that hold wire bytes (reassembly queues, partial
+ * PDUs, fragments; also charged to their flow's own cap) and state (flows,
+ * nDPI and TLS state, parsed certificates; global cap only).  A refused
  * reservation is counted under the cap's name; the caller then drops data
  * (reported as a gap) instead of growing.
  */

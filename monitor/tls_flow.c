@@ -21,8 +21,13 @@ typedef struct tls_delivery {
     int dir;
 } tls_delivery_t;
 
-static tls_conn_t *tls_conn_new(int client_dir)
+static tls_conn_t *tls_conn_new(analysis_t *a, int client_dir)
 {
+    if (!memcap_reserve(&a->memcap, NULL, sizeof(tls_conn_t))) {
+        a->stats.tls_not_followed++;
+        return NULL;
+    }
+    a->stats.tls_connections++;
     tls_conn_t *tls = g_new0(tls_conn_t, 1);
     tls->client_dir = client_dir;
     tls->ca_names = g_ptr_array_new_with_free_func(g_free);
@@ -51,6 +56,7 @@ static void tls_conn_free(analysis_t *a, flow_t *flow, tls_conn_t *tls)
     g_array_free(tls->alerts, TRUE);
     g_ptr_array_free(tls->ca_names, TRUE);
     g_free(tls);
+    memcap_release(&a->memcap, NULL, sizeof(tls_conn_t));
 }
 
 static bool has_news(const tls_conn_t *tls)
@@ -152,8 +158,13 @@ static void on_certificate(tls_delivery_t *dl, byte_span_t body)
     msg.count = list.count;
     msg.at = dl->a->packet;
     msg.certs = g_ptr_array_sized_new(list.kept);
-    for (unsigned i = 0; i < list.kept; i++)
-        g_ptr_array_add(msg.certs, cert_cache_get(dl->a->certs, list.der[i]));
+    for (unsigned i = 0; i < list.kept; i++) {
+        cert_ref_t *ref = cert_cache_get(dl->a->certs, list.der[i]);
+        if (ref)
+            g_ptr_array_add(msg.certs, ref);
+        else
+            dl->a->stats.tls_certs_not_kept++;
+    }
     g_array_append_val(dl->tls->cert_messages, msg);
     dl->a->stats.tls_certificates += list.count;
 }
@@ -342,18 +353,14 @@ static bool record_boundary_here(byte_span_t data)
 static tls_conn_t *detect(analysis_t *a, flow_t *flow, int dir, byte_span_t data)
 {
     bool stream_start = flow->stream_bytes[dir] == 0;
-    if (tls_starts_with_client_hello(data)) {
-        a->stats.tls_connections++;
-        return tls_conn_new(dir);
-    }
-    if (stream_start && tls_starts_with_server_hello(data)) {
-        a->stats.tls_connections++;
-        return tls_conn_new(!dir);
-    }
+    if (tls_starts_with_client_hello(data))
+        return tls_conn_new(a, dir);
+    if (stream_start && tls_starts_with_server_hello(data))
+        return tls_conn_new(a, !dir);
     if (stream_start && flow->tcp[dir].midstream && tls_is_exact_record_chain(data)) {
-        tls_conn_t *tls = tls_conn_new(DIR_TO_SERVER);
-        tls->midstream = true;
-        a->stats.tls_connections++;
+        tls_conn_t *tls = tls_conn_new(a, DIR_TO_SERVER);
+        if (tls)
+            tls->midstream = true;
         return tls;
     }
     return NULL;

@@ -289,6 +289,7 @@ static void eve_stats(event_sink_t *base, const run_stats_t *st, const memcap_t 
     json_uint(&j, "tcp", st->flows_tcp);
     json_uint(&j, "udp", st->flows_udp);
     json_uint(&j, "active", st->flows_active);
+    json_uint(&j, "evicted", st->flows_evicted);
     json_object_end(&j);
     json_object_begin(&j, "tcp");
     json_uint(&j, "gaps", st->tcp_gaps);
@@ -300,10 +301,14 @@ static void eve_stats(event_sink_t *base, const run_stats_t *st, const memcap_t 
     json_uint(&j, "certificates", st->tls_certificates);
     json_uint(&j, "alerts", st->tls_alerts);
     json_uint(&j, "invalid_streams", st->tls_invalid_streams);
+    json_uint(&j, "not_followed", st->tls_not_followed);
+    json_uint(&j, "certificates_not_kept", st->tls_certs_not_kept);
     json_object_end(&j);
     json_object_begin(&j, "memory");
-    json_uint(&j, "reassembly_in_use", mc->in_use);
-    json_uint(&j, "reassembly_peak", mc->peak);
+    /* everything that grows with traffic: flows, their buffers, TLS state,
+     * parsed certificates (the certificate cache is still alive here) */
+    json_uint(&j, "in_use", mc->in_use);
+    json_uint(&j, "peak", mc->peak);
     json_uint(&j, "global_limit", mc->global_limit);
     json_uint(&j, "flow_limit", mc->flow_limit);
     json_object_end(&j);

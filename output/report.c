@@ -119,6 +119,10 @@ static void report_stats(event_sink_t *base, const run_stats_t *st, const memcap
                 fprintf(r->out, " %s=%" G_GUINT64_FORMAT, cap_name(c), mc->hits[c]);
         fprintf(r->out, "\n");
     }
+    if (st->flows_evicted || st->tls_not_followed || st->tls_certs_not_kept)
+        fprintf(r->out, "memory: %" G_GUINT64_FORMAT " flows retired early, %" G_GUINT64_FORMAT
+                        " TLS connections not followed, %" G_GUINT64_FORMAT " certificates not kept\n",
+                st->flows_evicted, st->tls_not_followed, st->tls_certs_not_kept);
     if (st->tcp_gaps)
         fprintf(r->out, "tcp: %" G_GUINT64_FORMAT " gaps (%" G_GUINT64_FORMAT
                         " bytes missing from the capture)\n",
