@@ -62,31 +62,114 @@ tls_parse_status_t tls_record_header_parse(cursor_t *c, tls_record_header_t *out
     return TLS_PARSE_OK;
 }
 
-static bool starts_with_hello(byte_span_t data, uint8_t hello_type)
+/* Probes read byte by byte so that a short prefix can be judged: each
+ * byte either rules the match out, or the next one is needed. */
+typedef struct probe_reader {
+    cursor_t c;
+    bool short_read;
+} probe_reader_t;
+
+static bool probe_byte(probe_reader_t *r, uint8_t *out)
 {
-    cursor_t c = cur_from_span(data);
-    tls_record_header_t rec;
-    if (tls_record_header_parse(&c, &rec) != TLS_PARSE_OK || rec.content_type != TLS_CT_HANDSHAKE)
+    if (!cur_has(&r->c, 1)) {
+        r->short_read = true;
         return false;
-    /* The handshake header must be there and say a hello of sane length. */
-    uint8_t type = cur_u8(&c);
-    uint32_t len = cur_be24(&c);
-    uint16_t hello_version = cur_be16(&c);
-    if (!cur_ok(&c))
-        return false;
-    return type == hello_type && len >= 38 && len < (1u << 16) &&
-           ((hello_version >= TLS_VERSION_SSL3 && hello_version <= TLS_VERSION_1_3) ||
-            (hello_version >> 8) == 0x7f);
+    }
+    *out = cur_u8(&r->c);
+    return true;
+}
+
+static tls_probe_t probe_header(probe_reader_t *r, uint8_t wanted_type, tls_record_header_t *h)
+{
+    uint8_t b[5];
+    for (int i = 0; i < 5; i++) {
+        if (!probe_byte(r, &b[i]))
+            return TLS_PROBE_NEED_MORE;
+        bool ok = true;
+        switch (i) {
+        case 0:
+            ok = wanted_type ? b[0] == wanted_type
+                             : b[0] >= TLS_CT_CHANGE_CIPHER_SPEC && b[0] <= TLS_CT_HEARTBEAT;
+            break;
+        case 1: ok = b[1] == 3; break;
+        case 2: ok = b[2] <= 4; break;
+        case 4: {
+            uint16_t len = (uint16_t)((b[3] << 8) | b[4]);
+            ok = len <= TLS_RECORD_MAX_LEN && (len > 0 || b[0] == TLS_CT_APPLICATION_DATA);
+            h->content_type = b[0];
+            h->version = (uint16_t)((b[1] << 8) | b[2]);
+            h->length = len;
+            break;
+        }
+        default: break;
+        }
+        if (!ok)
+            return TLS_PROBE_NO;
+    }
+    return TLS_PROBE_YES;
+}
+
+tls_probe_t tls_probe_record_header(byte_span_t data)
+{
+    probe_reader_t r = { cur_from_span(data), false };
+    tls_record_header_t h;
+    return probe_header(&r, 0, &h);
+}
+
+tls_probe_t tls_probe_alert_record(byte_span_t data)
+{
+    probe_reader_t r = { cur_from_span(data), false };
+    tls_record_header_t h;
+    tls_probe_t p = probe_header(&r, TLS_CT_ALERT, &h);
+    if (p != TLS_PROBE_YES)
+        return p;
+    uint8_t level;
+    if (h.length != 2)
+        return TLS_PROBE_NO;
+    if (!probe_byte(&r, &level))
+        return TLS_PROBE_NEED_MORE;
+    return (level == 1 || level == 2) ? TLS_PROBE_YES : TLS_PROBE_NO;
+}
+
+tls_probe_t tls_probe_hello(byte_span_t data, uint8_t hello_type)
+{
+    probe_reader_t r = { cur_from_span(data), false };
+    tls_record_header_t h;
+    tls_probe_t p = probe_header(&r, TLS_CT_HANDSHAKE, &h);
+    if (p != TLS_PROBE_YES)
+        return p;
+    if (h.length < TLS_HANDSHAKE_HEADER_LEN)
+        return TLS_PROBE_NO;
+    uint8_t b[6];
+    for (int i = 0; i < 6; i++) {
+        if (!probe_byte(&r, &b[i]))
+            return TLS_PROBE_NEED_MORE;
+        bool ok = true;
+        switch (i) {
+        case 0: ok = b[0] == hello_type; break;
+        case 3: {
+            uint32_t len = ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
+            ok = len >= 38 && len < (1u << 16);
+            break;
+        }
+        case 4: ok = b[4] == 3 || b[4] == 0x7f; break;
+        case 5: ok = b[4] == 0x7f || b[5] <= 4; break;
+        default: break;
+        }
+        if (!ok)
+            return TLS_PROBE_NO;
+    }
+    return TLS_PROBE_YES;
 }
 
 bool tls_starts_with_client_hello(byte_span_t data)
 {
-    return starts_with_hello(data, TLS_HS_CLIENT_HELLO);
+    return tls_probe_hello(data, TLS_HS_CLIENT_HELLO) == TLS_PROBE_YES;
 }
 
 bool tls_starts_with_server_hello(byte_span_t data)
 {
-    return starts_with_hello(data, TLS_HS_SERVER_HELLO);
+    return tls_probe_hello(data, TLS_HS_SERVER_HELLO) == TLS_PROBE_YES;
 }
 
 bool tls_is_exact_record_chain(byte_span_t data)
@@ -204,7 +287,7 @@ tls_parse_status_t tls_client_hello_parse(byte_span_t body, tls_client_hello_t *
             break;
         }
     }
-    return cur_ok(&extensions) ? TLS_PARSE_OK : TLS_PARSE_INVALID;
+    return cur_ok(&extensions) && cur_empty(&c) ? TLS_PARSE_OK : TLS_PARSE_INVALID;
 }
 
 /* Orders versions so that drafts of 1.3 (0x7fNN) rank just below 1.3. */
@@ -272,7 +355,7 @@ tls_parse_status_t tls_server_hello_parse(byte_span_t body, tls_server_hello_t *
             break;
         }
     }
-    return cur_ok(&extensions) ? TLS_PARSE_OK : TLS_PARSE_INVALID;
+    return cur_ok(&extensions) && cur_empty(&c) ? TLS_PARSE_OK : TLS_PARSE_INVALID;
 }
 
 tls_parse_status_t tls_certificate_parse(byte_span_t body, bool tls13, tls_certificate_list_t *out)
@@ -284,7 +367,7 @@ tls_parse_status_t tls_certificate_parse(byte_span_t body, bool tls13, tls_certi
         (void)context;
     }
     cursor_t list = cur_sub_be24len(&c);
-    if (!cur_ok(&c))
+    if (!cur_ok(&c) || !cur_empty(&c))
         return TLS_PARSE_INVALID;
     while (!cur_empty(&list)) {
         cursor_t cert = cur_sub_be24len(&list);
@@ -301,16 +384,17 @@ tls_parse_status_t tls_certificate_parse(byte_span_t body, bool tls13, tls_certi
     return TLS_PARSE_OK;
 }
 
-static void collect_ca_names(cursor_t names, tls_certificate_request_t *out)
+static bool collect_ca_names(cursor_t names, tls_certificate_request_t *out)
 {
     while (cur_ok(&names) && !cur_empty(&names)) {
         cursor_t dn = cur_sub_be16len(&names);
         if (!cur_ok(&dn))
-            return;
+            return false;
         if (out->ca_names_kept < TLS_MAX_CA_NAMES)
             out->ca_names[out->ca_names_kept++] = cur_rest(&dn);
         out->ca_name_count++;
     }
+    return cur_ok(&names);
 }
 
 tls_parse_status_t tls_certificate_request_parse(byte_span_t body, uint16_t version,
@@ -322,13 +406,15 @@ tls_parse_status_t tls_certificate_request_parse(byte_span_t body, uint16_t vers
         cursor_t context = cur_sub_u8len(&c);
         cursor_t extensions = cur_sub_be16len(&c);
         (void)context;
+        bool names_ok = true;
         while (cur_ok(&extensions) && !cur_empty(&extensions)) {
             uint16_t type = cur_be16(&extensions);
             cursor_t ext = cur_sub_be16len(&extensions);
-            if (type == EXT_CERTIFICATE_AUTHORITIES)
-                collect_ca_names(cur_sub_be16len(&ext), out);
+            if (type == EXT_CERTIFICATE_AUTHORITIES && !collect_ca_names(cur_sub_be16len(&ext), out))
+                names_ok = false;
         }
-        return cur_ok(&c) && cur_ok(&extensions) ? TLS_PARSE_OK : TLS_PARSE_INVALID;
+        return cur_ok(&c) && cur_empty(&c) && cur_ok(&extensions) && names_ok ? TLS_PARSE_OK
+                                                                              : TLS_PARSE_INVALID;
     }
     cursor_t types = cur_sub_u8len(&c);
     (void)types;
@@ -339,8 +425,7 @@ tls_parse_status_t tls_certificate_request_parse(byte_span_t body, uint16_t vers
     cursor_t names = cur_sub_be16len(&c);
     if (!cur_ok(&c))
         return TLS_PARSE_INVALID;
-    collect_ca_names(names, out);
-    return cur_ok(&names) ? TLS_PARSE_OK : TLS_PARSE_INVALID;
+    return collect_ca_names(names, out) && cur_empty(&c) ? TLS_PARSE_OK : TLS_PARSE_INVALID;
 }
 
 tls_parse_status_t tls_alert_parse(cursor_t *c, tls_alert_t *out)
@@ -413,7 +498,7 @@ void tls_version_format(uint16_t version, char *out, size_t out_len)
     case TLS_VERSION_1_3: snprintf(out, out_len, "TLSv1.3"); return;
     default:
         if ((version >> 8) == 0x7f)
-            snprintf(out, out_len, "TLSv1.3-draft%u", version & 0xff);
+            snprintf(out, out_len, "TLSv1.3 (draft %u)", version & 0xff);
         else
             snprintf(out, out_len, "0x%04x", version);
     }

@@ -66,11 +66,30 @@ typedef struct tls_record_header {
 /* Reads and validates a 5-byte record header at the cursor. */
 tls_parse_status_t tls_record_header_parse(cursor_t *c, tls_record_header_t *out);
 
-/* Content checks used to find TLS on any port and to pick up a stream in the
- * middle: does the data start with a ClientHello record, a ServerHello
- * record, or a chain of plausible records that ends exactly at its end? */
+/* Content checks used to find TLS on any port, after a STARTTLS exchange,
+ * in a stream picked up in the middle, and again after a gap.  Each looks at
+ * the bytes at the start of `data` and answers as soon as they decide;
+ * NEED_MORE means they are a consistent beginning but too short (never more
+ * than TLS_PROBE_MAX_BYTES are needed). */
+typedef enum tls_probe {
+    TLS_PROBE_NO = 0,
+    TLS_PROBE_YES,
+    TLS_PROBE_NEED_MORE,
+} tls_probe_t;
+
+#define TLS_PROBE_MAX_BYTES 11
+
+/* A handshake record holding a ClientHello (hello_type 1) or ServerHello (2). */
+tls_probe_t tls_probe_hello(byte_span_t data, uint8_t hello_type);
+/* A plaintext alert record (2-byte body, level warning or fatal). */
+tls_probe_t tls_probe_alert_record(byte_span_t data);
+/* Any plausible record header. */
+tls_probe_t tls_probe_record_header(byte_span_t data);
+
+/* Convenience forms of the probes on complete data. */
 bool tls_starts_with_client_hello(byte_span_t data);
 bool tls_starts_with_server_hello(byte_span_t data);
+/* A chain of plausible records that ends exactly at the end of data. */
 bool tls_is_exact_record_chain(byte_span_t data);
 
 typedef struct tls_handshake_header {

@@ -113,7 +113,8 @@ static char *serial_hex(const X509 *cert)
     if (!bn)
         return g_strdup("");
     char *hex = BN_bn2hex(bn);
-    char *out = g_strdup(hex ? hex : "");
+    /* `openssl x509 -serial` prints whole bytes: zero is "00". */
+    char *out = g_strdup(!hex ? "" : strcmp(hex, "0") == 0 ? "00" : hex);
     OPENSSL_free(hex);
     BN_free(bn);
     return out;
@@ -228,7 +229,7 @@ bool x509_cert_parse(byte_span_t der, const cert_patterns_t *patterns, cert_info
     collect_san(cert, out);
     out->self_issued = X509_NAME_cmp(X509_get_subject_name(cert), X509_get_issuer_name(cert)) == 0;
     out->self_signed = out->self_issued && X509_self_signed(cert, 1) == 1;
-    out->is_ca = X509_check_ca(cert) > 0;
+    out->is_ca = (X509_get_extension_flags(cert) & EXFLAG_CA) != 0;
     describe_key(cert, out);
     out->kind = x509_classify(out, patterns);
     X509_free(cert);

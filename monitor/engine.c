@@ -149,14 +149,16 @@ static void expire(engine_t *e, int64_t now_us)
 }
 
 /* Who opened the connection.  The SYN says it; without one, the side on a
- * well-known port is taken as the server. */
+ * well-known port is the server, and between two ports of the same range
+ * (3804 against an ephemeral 51562) the lower one is. */
 static bool src_is_client(uint8_t proto, uint8_t tcp_flags, uint16_t sport, uint16_t dport)
 {
     if (proto == IPPROTO_NUM_TCP && (tcp_flags & TCP_FLAG_SYN))
         return !(tcp_flags & TCP_FLAG_ACK);
-    if (sport < 1024 && dport >= 1024)
-        return false;
-    return true;
+    bool sport_known = sport < 1024, dport_known = dport < 1024;
+    if (sport_known != dport_known)
+        return dport_known;
+    return sport >= dport;
 }
 
 /* Retires the least recently active flows until `need` more bytes fit
@@ -262,6 +264,18 @@ static void update_tcp_state(engine_t *e, flow_t *flow, int dir, const tcp_resul
     flow_table_touch(e->flows, flow, cls);
 }
 
+/* A FIN can reach the capture before the last data of its side (SPAN
+ * ports reorder): a side is done when its data up to the FIN arrived. */
+static bool streams_complete(const flow_t *flow)
+{
+    if (flow->tcp_flags.rst[0] || flow->tcp_flags.rst[1])
+        return true;
+    for (int d = 0; d < 2; d++)
+        if (flow->tcp[d].fin_seen && !flow->tcp[d].finished && !flow->stream_ignored[d])
+            return false;
+    return true;
+}
+
 static void process_tcp(engine_t *e, flow_t *flow, int dir, const tcp_result_t *tcp)
 {
     stream_ctx_t sc;
@@ -275,10 +289,12 @@ static void process_tcp(engine_t *e, flow_t *flow, int dir, const tcp_result_t *
             tcp_dir_peer_ack(&flow->tcp[!dir], &env, !dir, tcp->ack);
     }
     update_tcp_state(e, flow, dir, tcp);
-    if (!flow->tcp_closed && flow->timeout_class == FLOW_CLASS_TCP_CLOSED) {
-        /* FIN both ways or RST: conclude now, so the records come out at
-         * the packet that ended the connection; the flow lingers a little
-         * to absorb retransmissions before it is retired. */
+    if (!flow->tcp_closed && flow->timeout_class == FLOW_CLASS_TCP_CLOSED &&
+        streams_complete(flow)) {
+        /* FIN both ways (with all data up to them) or RST: conclude now, so
+         * the records come out at the packet that ended the connection; the
+         * flow lingers a little to absorb retransmissions before it is
+         * retired. */
         conclude_streams(e, flow);
         flow->tcp_closed = true;
     }

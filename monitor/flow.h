@@ -57,6 +57,15 @@ typedef struct tcp_flags_seen {
 typedef struct tls_conn tls_conn_t;
 typedef struct classify_flow classify_flow_t;
 
+/* The last bytes of a direction's stream that could still be the start of
+ * something an analyser looks for (a TLS record split over tiny segments). */
+#define STREAM_CARRY_MAX 16
+
+typedef struct stream_carry {
+    uint8_t bytes[STREAM_CARRY_MAX];
+    uint8_t len;
+} stream_carry_t;
+
 typedef struct flow {
     flow_key_t key;
     uint32_t hash;
@@ -86,6 +95,7 @@ typedef struct flow {
     bool tls_seen;            /* TLS was found (the state is freed at close) */
     classify_flow_t *classify;
     bool stream_ignored[2];   /* no analysis wants this direction's bytes */
+    stream_carry_t carry[2];
     uint64_t stream_bytes[2]; /* ordered bytes delivered so far */
 } flow_t;
 

@@ -97,64 +97,41 @@ static bool parse_options(int *argc, char ***argv, options_t *opt)
     return ok;
 }
 
-int main(int argc, char **argv)
+static void options_clear(options_t *opt)
 {
-    setlocale(LC_ALL, "");
-    options_t opt = { 0 };
-    if (!parse_options(&argc, &argv, &opt))
-        return EXIT_NOTHING_DONE;
-    if (opt.version) {
-        printf("enrollmon %s\n", ENROLLMON_VERSION);
-        return EXIT_ALL_DONE;
-    }
-    if (!opt.read_files || !opt.read_files[0]) {
-        fail_line("nothing to read: give one or more captures with -r FILE");
-        return EXIT_NOTHING_DONE;
-    }
+    g_strfreev(opt->read_files);
+    g_free(opt->json_path);
+    g_free(opt->config_path);
+}
 
-    monitor_config_t config;
-    config_defaults(&config);
-    char *config_path = opt.config_path ? g_strdup(opt.config_path) : default_config_path();
+/* Reads every capture; returns the exit status. */
+static int analyse(const options_t *opt, const monitor_config_t *config)
+{
     GError *error = NULL;
-    if (config_path && !config_load(&config, config_path, &error)) {
-        fail_line(error->message);
-        g_error_free(error);
-        g_free(config_path);
-        config_clear(&config);
-        return EXIT_NOTHING_DONE;
-    }
-    g_free(config_path);
-
-    engine_options_t eopt = { config.limits, &config.patterns };
+    engine_options_t eopt = { config->limits, &config->patterns };
     engine_t *engine = engine_new(&eopt, &error);
     if (!engine) {
         fail_line(error->message);
         g_error_free(error);
-        config_clear(&config);
         return EXIT_NOTHING_DONE;
     }
     event_sink_t *eve = NULL;
-    if (opt.json_path) {
-        eve = eve_sink_new(opt.json_path, &error);
+    if (opt->json_path) {
+        eve = eve_sink_new(opt->json_path, &error);
         if (!eve) {
             fail_line(error->message);
             g_error_free(error);
             engine_free(engine);
-            config_clear(&config);
             return EXIT_NOTHING_DONE;
         }
         engine_add_sink(engine, eve);
     }
     /* With events on standard output the readable report moves to stderr. */
-    bool events_on_stdout = opt.json_path && strcmp(opt.json_path, "-") == 0;
-    FILE *report_out = events_on_stdout ? stderr : stdout;
-    event_sink_t *report = report_sink_new(report_out);
-    if (opt.quiet)
-        report->tls = NULL;
-    engine_add_sink(engine, report);
+    bool events_on_stdout = opt->json_path && strcmp(opt->json_path, "-") == 0;
+    engine_add_sink(engine, report_sink_new(events_on_stdout ? stderr : stdout, opt->quiet));
 
     unsigned failed = 0, total = 0;
-    for (char **f = opt.read_files; *f; f++) {
+    for (char **f = opt->read_files; *f; f++) {
         total++;
         char *message = NULL;
         switch (capture_read_file(*f, engine, &message)) {
@@ -173,13 +150,43 @@ int main(int argc, char **argv)
     engine_finish(engine);
     bool output_failed = eve && eve_sink_failed(eve);
     engine_free(engine);
-    config_clear(&config);
-    g_strfreev(opt.read_files);
-    g_free(opt.json_path);
-    g_free(opt.config_path);
     if (failed == total)
         return EXIT_NOTHING_DONE;
     if (failed || output_failed)
         return EXIT_SOMETHING_LOST;
     return EXIT_ALL_DONE;
+}
+
+int main(int argc, char **argv)
+{
+    setlocale(LC_ALL, "");
+    options_t opt = { 0 };
+    int status = EXIT_NOTHING_DONE;
+    monitor_config_t config;
+    config_defaults(&config);
+    if (!parse_options(&argc, &argv, &opt))
+        goto out;
+    if (opt.version) {
+        printf("enrollmon %s\n", ENROLLMON_VERSION);
+        status = EXIT_ALL_DONE;
+        goto out;
+    }
+    if (!opt.read_files || !opt.read_files[0]) {
+        fail_line("nothing to read: give one or more captures with -r FILE");
+        goto out;
+    }
+    char *config_path = opt.config_path ? g_strdup(opt.config_path) : default_config_path();
+    GError *error = NULL;
+    bool config_ok = !config_path || config_load(&config, config_path, &error);
+    g_free(config_path);
+    if (!config_ok) {
+        fail_line(error->message);
+        g_error_free(error);
+        goto out;
+    }
+    status = analyse(&opt, &config);
+out:
+    config_clear(&config);
+    options_clear(&opt);
+    return status;
 }

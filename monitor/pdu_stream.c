@@ -57,6 +57,28 @@ static void finish_pdu(pdu_stream_t *s, size_t consumed_of_pdu, const pdu_frame_
     s->skip = f->length - consumed_of_pdu;
     s->len = 0;
     s->target = 0;
+    s->pdu_length = 0;
+}
+
+bool pdu_stream_gap(pdu_stream_t *s, const pdu_stream_env_t *env, uint64_t missing)
+{
+    if (s->invalid || s->cap_hit) {
+        pdu_stream_reset(s, env);
+        return false;
+    }
+    if (s->len == 0 && s->skip >= missing) {
+        s->skip -= (size_t)missing;
+        return true;
+    }
+    if (s->len > 0 && s->pdu_length > s->len && s->pdu_length - s->len >= missing) {
+        /* The PDU being gathered lost bytes: drop it, skip its remainder. */
+        size_t rest = s->pdu_length - s->len - (size_t)missing;
+        pdu_stream_reset(s, env);
+        s->skip = rest;
+        return true;
+    }
+    pdu_stream_reset(s, env);
+    return false;
 }
 
 bool pdu_stream_feed(pdu_stream_t *s, const pdu_stream_env_t *env, byte_span_t data)
@@ -86,6 +108,7 @@ bool pdu_stream_feed(pdu_stream_t *s, const pdu_stream_env_t *env, byte_span_t d
                 continue;
             }
             s->target = f.status == PDU_READY ? f.keep : (f.need > start.len ? f.need : start.len + 1);
+            s->pdu_length = f.status == PDU_READY ? f.length : 0;
             fill(s, env, &in);
             continue;
         }
@@ -111,12 +134,14 @@ bool pdu_stream_feed(pdu_stream_t *s, const pdu_stream_env_t *env, byte_span_t d
                 s->len = held - f.length;
                 s->target = 0;
                 s->skip = 0;
+                s->pdu_length = 0;
                 continue;
             }
             finish_pdu(s, held, &f);
             continue;
         }
         s->target = f.status == PDU_READY ? f.keep : (f.need > s->len ? f.need : s->len + 1);
+        s->pdu_length = f.status == PDU_READY ? f.length : 0;
     }
     return !s->invalid && !s->cap_hit;
 }

@@ -41,6 +41,7 @@ typedef struct pdu_stream {
     size_t alloc;
     size_t target;   /* bytes wanted in buf before asking the framer again */
     size_t skip;     /* body bytes still to drop */
+    size_t pdu_length; /* full length of the PDU being buffered, 0 while unknown */
     bool invalid;    /* the framer rejected the stream; nothing more is cut */
     bool cap_hit;    /* a memory cap stopped buffering; the stream is out of step */
 } pdu_stream_t;
@@ -58,6 +59,13 @@ void pdu_stream_init(pdu_stream_t *s);
 /* Feeds the next bytes of the stream.  Returns false once the stream is out
  * of step (framer said INVALID, or a cap refused memory). */
 bool pdu_stream_feed(pdu_stream_t *s, const pdu_stream_env_t *env, byte_span_t data);
+
+/* Bytes missing from the stream.  Returns true when the stream is still in
+ * step: the gap fell inside a body being skipped, or inside a PDU of known
+ * length (that PDU is then dropped, the one after it starts where the
+ * framing says).  False when the PDU boundaries are lost (the stream is
+ * reset; the caller must find a boundary again). */
+bool pdu_stream_gap(pdu_stream_t *s, const pdu_stream_env_t *env, uint64_t missing);
 
 /* Forgets any partial PDU (after a gap) and clears the out-of-step state. */
 void pdu_stream_reset(pdu_stream_t *s, const pdu_stream_env_t *env);

@@ -112,6 +112,7 @@ static void on_client_hello(tls_delivery_t *dl, byte_span_t body)
     if (!tls->client_hello_seen) {
         tls->client_dir = dl->dir;
         tls->client_hello_at = dl->a->packet;
+        tls->roles_known = true;
     }
     tls->client_hello_seen = true;
     tls->client_version = tls_client_hello_max_version(&hello);
@@ -185,6 +186,35 @@ static void on_certificate_request(tls_delivery_t *dl, byte_span_t body)
     }
 }
 
+/* Picked up mid-connection, the TLS client is whoever sends a message only
+ * a client sends, or the peer of whoever sends one only a server sends. */
+static void learn_roles(tls_conn_t *tls, int dir, uint8_t type)
+{
+    if (tls->roles_known)
+        return;
+    switch (type) {
+    case TLS_HS_CLIENT_HELLO:
+    case TLS_HS_CERTIFICATE_VERIFY:
+    case TLS_HS_CLIENT_KEY_EXCHANGE:
+    case TLS_HS_END_OF_EARLY_DATA:
+        tls->client_dir = dir;
+        tls->roles_known = true;
+        break;
+    case TLS_HS_SERVER_HELLO:
+    case TLS_HS_NEW_SESSION_TICKET:
+    case TLS_HS_ENCRYPTED_EXTENSIONS:
+    case TLS_HS_SERVER_KEY_EXCHANGE:
+    case TLS_HS_CERTIFICATE_REQUEST:
+    case TLS_HS_SERVER_HELLO_DONE:
+    case TLS_HS_HELLO_REQUEST:
+        tls->client_dir = !dir;
+        tls->roles_known = true;
+        break;
+    default:
+        break; /* Certificate and Finished come from both sides */
+    }
+}
+
 static pdu_frame_t handshake_frame(void *ctx, byte_span_t start)
 {
     tls_delivery_t *dl = ctx;
@@ -215,6 +245,7 @@ static void handshake_message(void *ctx, byte_span_t pdu, size_t full_length)
     if (pdu.len < full_length)
         return; /* oversize: only the header was kept */
     byte_span_t body = cur_rest(&c);
+    learn_roles(dl->tls, dl->dir, h.type);
     switch (h.type) {
     case TLS_HS_CLIENT_HELLO:
         on_client_hello(dl, body);
@@ -340,87 +371,219 @@ static void record(void *ctx, byte_span_t pdu, size_t full_length)
         check_established(dl);
 }
 
-/* ---- finding TLS in a stream ---- */
+/* ---- finding TLS in a stream ----
+ *
+ * A direction is searched (no TLS yet: a ClientHello anywhere in the first
+ * bytes, which also finds it after a STARTTLS exchange; a ServerHello, or
+ * any record when the capture began mid-connection, at the very start),
+ * joined (the peer already speaks TLS: this side's first record), or
+ * resynchronised (after a gap or bytes that broke the framing: the next
+ * plausible record header).  Matches may span deliveries: the undecided
+ * tail of one delivery is carried into the next.
+ */
 
-static bool record_boundary_here(byte_span_t data)
+typedef enum start_kind {
+    START_NONE = 0,
+    START_CLIENT_HELLO,
+    START_SERVER_HELLO,
+    START_RECORD,
+} start_kind_t;
+
+typedef struct start_rules {
+    bool client_hello;      /* anywhere */
+    bool server_hello;      /* anywhere */
+    bool alert;             /* anywhere */
+    bool record;            /* anywhere */
+    bool server_hello_at_start;
+    bool record_at_start;
+} start_rules_t;
+
+/* Resynchronising gives up on a direction after this many false starts:
+ * it is not TLS (or no longer). */
+#define TLS_MAX_RESYNCS 8
+
+static void merge_probe(tls_probe_t p, start_kind_t kind, tls_probe_t *best, start_kind_t *best_kind)
 {
-    cursor_t c = cur_from_span(data);
-    tls_record_header_t h;
-    return tls_record_header_parse(&c, &h) == TLS_PARSE_OK;
+    if (p == TLS_PROBE_YES && *best != TLS_PROBE_YES) {
+        *best = TLS_PROBE_YES;
+        *best_kind = kind;
+    } else if (p == TLS_PROBE_NEED_MORE && *best == TLS_PROBE_NO) {
+        *best = TLS_PROBE_NEED_MORE;
+    }
 }
 
-/* Decides from the first bytes of a delivery whether TLS starts here. */
-static tls_conn_t *detect(analysis_t *a, flow_t *flow, int dir, byte_span_t data)
+static tls_probe_t probe_at(const start_rules_t *r, byte_span_t at, bool stream_start, start_kind_t *kind)
 {
-    bool stream_start = flow->stream_bytes[dir] == 0;
-    if (tls_starts_with_client_hello(data))
-        return tls_conn_new(a, dir);
-    if (stream_start && tls_starts_with_server_hello(data))
-        return tls_conn_new(a, !dir);
-    if (stream_start && flow->tcp[dir].midstream && tls_is_exact_record_chain(data)) {
-        tls_conn_t *tls = tls_conn_new(a, DIR_TO_SERVER);
-        if (tls)
-            tls->midstream = true;
-        return tls;
+    tls_probe_t best = TLS_PROBE_NO;
+    *kind = START_NONE;
+    uint8_t first = at.ptr[0];
+    /* The first byte rules most positions out before any probe runs. */
+    if (first == TLS_CT_HANDSHAKE) {
+        if (r->client_hello)
+            merge_probe(tls_probe_hello(at, TLS_HS_CLIENT_HELLO), START_CLIENT_HELLO, &best, kind);
+        if (r->server_hello || (r->server_hello_at_start && stream_start))
+            merge_probe(tls_probe_hello(at, TLS_HS_SERVER_HELLO), START_SERVER_HELLO, &best, kind);
     }
-    return NULL;
+    if (first == TLS_CT_ALERT && r->alert)
+        merge_probe(tls_probe_alert_record(at), START_RECORD, &best, kind);
+    if (first >= TLS_CT_CHANGE_CIPHER_SPEC && first <= TLS_CT_HEARTBEAT &&
+        (r->record || (r->record_at_start && stream_start)))
+        merge_probe(tls_probe_record_header(at), START_RECORD, &best, kind);
+    return best;
+}
+
+/* Where the searched-for start lies in carry + data.  On a match,
+ * *in_carry is its offset in the carried bytes (carry->len when it lies in
+ * data) and *in_data its offset in data.  Without one, the undecided tail
+ * becomes the new carry. */
+static bool find_start(stream_carry_t *carry, uint64_t carry_origin, byte_span_t data,
+                       const start_rules_t *rules, start_kind_t *kind, size_t *in_carry,
+                       size_t *in_data)
+{
+    uint8_t joined[2 * STREAM_CARRY_MAX];
+    size_t head = data.len < STREAM_CARRY_MAX ? data.len : STREAM_CARRY_MAX;
+    size_t joined_len = carry->len + head;
+    memcpy(joined, carry->bytes, carry->len);
+    if (head)
+        memcpy(joined + carry->len, data.ptr, head);
+    for (size_t p = 0; p < carry->len; p++) {
+        byte_span_t at = { joined + p, joined_len - p };
+        tls_probe_t r = probe_at(rules, at, carry_origin + p == 0, kind);
+        if (r == TLS_PROBE_YES) {
+            *in_carry = p;
+            *in_data = 0;
+            return true;
+        }
+        if (r == TLS_PROBE_NEED_MORE) {
+            size_t keep = at.len < STREAM_CARRY_MAX ? at.len : STREAM_CARRY_MAX;
+            memmove(carry->bytes, at.ptr, keep);
+            carry->len = (uint8_t)keep;
+            return false;
+        }
+    }
+    uint64_t data_origin = carry_origin + carry->len;
+    for (size_t p = 0; p < data.len; p++) {
+        byte_span_t at = { data.ptr + p, data.len - p };
+        tls_probe_t r = probe_at(rules, at, data_origin + p == 0, kind);
+        if (r == TLS_PROBE_YES) {
+            *in_carry = carry->len;
+            *in_data = p;
+            return true;
+        }
+        if (r == TLS_PROBE_NEED_MORE) {
+            memcpy(carry->bytes, at.ptr, at.len); /* NEED_MORE implies fewer than 16 bytes */
+            carry->len = (uint8_t)at.len;
+            return false;
+        }
+    }
+    carry->len = 0;
+    return false;
+}
+
+static void feed_records(analysis_t *a, flow_t *flow, tls_conn_t *tls, int dir, byte_span_t data);
+
+static void resync(tls_conn_t *tls, analysis_t *a, flow_t *flow, int dir)
+{
+    pdu_stream_release(&tls->records[dir], &a->memcap, &flow->memory);
+    pdu_stream_release(&tls->handshake[dir], &a->memcap, &flow->memory);
+    if (++tls->resyncs[dir] > TLS_MAX_RESYNCS) {
+        tls->invalid[dir] = true;
+        a->stats.tls_invalid_streams++;
+        return;
+    }
+    tls->resync[dir] = true;
+}
+
+static void feed_records(analysis_t *a, flow_t *flow, tls_conn_t *tls, int dir, byte_span_t data)
+{
+    if (tls->invalid[dir] || tls->resync[dir] || data.len == 0)
+        return;
+    tls_delivery_t dl = { a, flow, tls, dir };
+    pdu_stream_env_t env = { &a->memcap, &flow->memory, record_frame, record, &dl };
+    if (!pdu_stream_feed(&tls->records[dir], &env, data))
+        resync(tls, a, flow, dir); /* out of step: bad bytes, or no memory to buffer */
 }
 
 bool tls_flow_data(analysis_t *a, flow_t *flow, int dir, byte_span_t data)
 {
     tls_conn_t *tls = flow->tls;
+    if (tls && tls->invalid[dir])
+        return false;
+    if (tls && tls->active[dir] && !tls->resync[dir]) {
+        feed_records(a, flow, tls, dir, data);
+        return !tls->invalid[dir];
+    }
+
+    start_rules_t rules = { 0 };
     if (!tls) {
-        tls = detect(a, flow, dir, data);
-        if (!tls) {
-            /* Keep looking for a STARTTLS switch for a while, then stop. */
-            return flow->stream_bytes[dir] + data.len < a->limits.starttls_probe_bytes;
+        if (flow->stream_bytes[dir] >= a->limits.starttls_probe_bytes)
+            return false; /* no TLS in the first bytes: stop looking */
+        rules.client_hello = true;
+        rules.server_hello_at_start = true;
+        rules.record_at_start = flow->tcp[dir].midstream;
+    } else if (!tls->active[dir]) {
+        if (tls->midstream || tls_dir_is_client(tls, dir)) {
+            rules.record = true;
+        } else {
+            rules.server_hello = true;
+            rules.alert = true;
+            rules.record_at_start = true;
         }
+    } else {
+        rules.record = true; /* resynchronising */
+    }
+
+    stream_carry_t *carry = &flow->carry[dir];
+    uint64_t carry_origin = flow->stream_bytes[dir] - carry->len;
+    start_kind_t kind;
+    size_t in_carry, in_data;
+    if (!find_start(carry, carry_origin, data, &rules, &kind, &in_carry, &in_data))
+        return tls || flow->stream_bytes[dir] + data.len < a->limits.starttls_probe_bytes;
+
+    if (!tls) {
+        bool midstream = kind == START_RECORD;
+        tls = tls_conn_new(a, kind == START_SERVER_HELLO ? !dir : midstream ? DIR_TO_SERVER : dir);
+        if (!tls) {
+            carry->len = 0;
+            return false; /* no memory to follow it: counted in the stats */
+        }
+        tls->midstream = midstream;
         flow->tls = tls;
         flow->tls_seen = true;
-        tls->active[dir] = true;
     }
-    if (!tls->active[dir]) {
-        /* The other side spoke first; this side joins at a record boundary. */
-        if (!record_boundary_here(data))
-            return flow->stream_bytes[dir] + data.len < a->limits.starttls_probe_bytes;
-        tls->active[dir] = true;
-        if (tls->midstream && !tls_is_exact_record_chain(data))
-            tls->encrypted[dir] = true;
+    tls->active[dir] = true;
+    tls->resync[dir] = false;
+    /* The carried bytes come first: copy them out, the carry is reused. */
+    stream_carry_t from = *carry;
+    carry->len = 0;
+    if (in_carry < from.len) {
+        byte_span_t head = { from.bytes + in_carry, from.len - in_carry };
+        feed_records(a, flow, tls, dir, head);
+        feed_records(a, flow, tls, dir, data);
+    } else {
+        byte_span_t rest = { data.ptr + in_data, data.len - in_data };
+        feed_records(a, flow, tls, dir, rest);
     }
-    if (tls->invalid[dir])
-        return false;
-    if (tls->resync[dir]) {
-        if (!record_boundary_here(data))
-            return true;
-        tls->resync[dir] = false;
-    }
-    tls_delivery_t dl = { a, flow, tls, dir };
-    pdu_stream_env_t env = { &a->memcap, &flow->memory, record_frame, record, &dl };
-    if (!pdu_stream_feed(&tls->records[dir], &env, data)) {
-        if (tls->records[dir].cap_hit) {
-            /* Out of step for want of memory: start again at a boundary. */
-            pdu_stream_reset(&tls->records[dir], &env);
-            tls->resync[dir] = true;
-            return true;
-        }
-        tls->invalid[dir] = true;
-        a->stats.tls_invalid_streams++;
-        pdu_stream_reset(&tls->records[dir], &env);
-        return false;
-    }
-    return true;
+    return !tls->invalid[dir];
 }
 
 void tls_flow_gap(analysis_t *a, flow_t *flow, int dir, uint64_t missing)
 {
-    (void)missing;
+    flow->carry[dir].len = 0; /* bytes before a gap cannot join bytes after it */
     tls_conn_t *tls = flow->tls;
-    if (!tls || !tls->active[dir])
+    if (!tls || !tls->active[dir] || tls->invalid[dir])
         return;
     tls->gaps[dir]++;
-    pdu_stream_release(&tls->records[dir], &a->memcap, &flow->memory);
+    /* Handshake messages in progress lost their middle. */
     pdu_stream_release(&tls->handshake[dir], &a->memcap, &flow->memory);
-    tls->resync[dir] = true;
+    if (tls->resync[dir])
+        return;
+    tls_delivery_t dl = { a, flow, tls, dir };
+    pdu_stream_env_t env = { &a->memcap, &flow->memory, record_frame, record, &dl };
+    /* Inside a record whose length is known, the next record still starts
+     * where the framing says: no need to search for it. */
+    if (!pdu_stream_gap(&tls->records[dir], &env, missing))
+        tls->resync[dir] = true;
 }
 
 void tls_flow_end(analysis_t *a, flow_t *flow)

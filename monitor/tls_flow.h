@@ -78,7 +78,10 @@ struct tls_conn {
     uint64_t encrypted_handshake_records[2];
     uint64_t gaps[2];
     uint64_t oversize_messages;
-    bool invalid[2];          /* the stream stopped looking like TLS */
+    bool invalid[2];          /* the stream stopped looking like TLS: given up */
+    unsigned resyncs[2];      /* times the record framing was lost and searched for */
+    bool roles_known;         /* who is the TLS client is known (a hello, or mid-stream
+                               * a message only one side sends) */
 
     tls_state_t state;
     bool emitted;

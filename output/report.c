@@ -8,6 +8,7 @@
 typedef struct report_sink {
     event_sink_t base;
     FILE *out;
+    bool quiet;         /* counts only, no per-connection lines */
     uint64_t tls_lines;
     uint64_t kinds[CERT_KIND_CA_ISSUED + 1];
     uint64_t fatal_alerts;
@@ -86,7 +87,8 @@ static void report_tls(event_sink_t *base, const flow_t *flow, const tls_conn_t 
     }
     if (tls->state == TLS_STATE_FAILED)
         r->failed_handshakes++;
-    fprintf(r->out, "%s\n", line->str);
+    if (!r->quiet)
+        fprintf(r->out, "%s\n", line->str);
     g_string_free(line, TRUE);
     r->tls_lines++;
 }
@@ -139,7 +141,7 @@ static void report_destroy(event_sink_t *base)
     g_free(base);
 }
 
-event_sink_t *report_sink_new(FILE *out)
+event_sink_t *report_sink_new(FILE *out, bool quiet)
 {
     report_sink_t *r = g_new0(report_sink_t, 1);
     r->base.tls = report_tls;
@@ -147,5 +149,6 @@ event_sink_t *report_sink_new(FILE *out)
     r->base.finish = report_finish;
     r->base.destroy = report_destroy;
     r->out = out;
+    r->quiet = quiet;
     return &r->base;
 }

@@ -6,8 +6,10 @@
 
 #include "../monitor/analysis.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
-event_sink_t *report_sink_new(FILE *out);
+/* quiet: only the summary, no per-connection lines. */
+event_sink_t *report_sink_new(FILE *out, bool quiet);
 
 #endif
