@@ -162,7 +162,8 @@ static inline bool cur_copy(cursor_t *c, void *dst, size_t n)
 {
     if (!cur_need(c, n))
         return false;
-    memcpy(dst, c->base + c->pos, n);
+    if (n) /* memcpy with a NULL source is undefined even for 0 bytes */
+        memcpy(dst, c->base + c->pos, n);
     c->pos += n;
     return true;
 }

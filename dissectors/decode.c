@@ -344,8 +344,22 @@ void ip_addr_format(const ip_addr_t *addr, char *out, size_t out_len)
     if (out_len == 0)
         return;
     if (addr->family == 4) {
-        snprintf(out, out_len, "%u.%u.%u.%u", addr->bytes[0], addr->bytes[1], addr->bytes[2],
-                 addr->bytes[3]);
+        /* by hand: this runs twice for every event written */
+        char text[16];
+        size_t n = 0;
+        for (int i = 0; i < 4; i++) {
+            unsigned v = addr->bytes[i];
+            if (v >= 100)
+                text[n++] = (char)('0' + v / 100);
+            if (v >= 10)
+                text[n++] = (char)('0' + v / 10 % 10);
+            text[n++] = (char)('0' + v % 10);
+            text[n++] = i < 3 ? '.' : '\0';
+        }
+        if (n > out_len)
+            n = out_len;
+        memcpy(out, text, n);
+        out[n - 1] = '\0';
         return;
     }
     /* RFC 5952: lower case, longest run (>= 2) of zero groups becomes "::" */
@@ -378,7 +392,7 @@ void ip_addr_format(const ip_addr_t *addr, char *out, size_t out_len)
             continue;
         }
         if (mapped && i == 6) {
-            snprintf(out + used, used < out_len ? out_len - used : 0, "%u.%u.%u.%u",
+            snprintf(out + used, used < out_len ? out_len - used : 0, ":%u.%u.%u.%u",
                      addr->bytes[12], addr->bytes[13], addr->bytes[14], addr->bytes[15]);
             return;
         }

@@ -255,6 +255,12 @@ uint8_t *ipfrag_add(ipfrag_table_t *t, const ip_result_t *frag, int64_t now_us, 
     }
     if (!complete(d))
         return NULL;
+    if (d->key.src.family == 4 && d->header_len + d->total_len > IPFRAG_MAX_PAYLOAD) {
+        /* an IPv4 datagram cannot be longer than its 16-bit total length */
+        t->stats.dropped++;
+        datagram_drop(t, d);
+        return NULL;
+    }
     uint8_t *out = assemble(d, out_len);
     t->stats.reassembled++;
     datagram_drop(t, d);

@@ -80,14 +80,20 @@ static void count_conflict(tcp_dir_t *d, const uint8_t *first, const uint8_t *se
         d->stats.overlap_conflicts++;
 }
 
+typedef enum enqueue_result {
+    ENQUEUED_NEW,     /* at least one byte was not queued before */
+    ENQUEUED_NOTHING, /* every byte was already queued: a retransmission */
+    ENQUEUE_REFUSED,  /* a cap refused memory at *refused_at (earlier pieces stay queued) */
+} enqueue_result_t;
+
 /* Inserts [offset, offset+len) into the sorted queue.  Parts already queued
- * keep their first copy; only the parts not yet present are added.  Returns
- * false when a cap refused the memory (pieces added before stay valid). */
-static bool enqueue(tcp_dir_t *d, const tcp_reassembly_env_t *env, uint64_t offset,
-                    const uint8_t *data, size_t len)
+ * keep their first copy; only the parts not yet present are added. */
+static enqueue_result_t enqueue(tcp_dir_t *d, const tcp_reassembly_env_t *env, uint64_t offset,
+                                const uint8_t *data, size_t len, uint64_t *refused_at)
 {
     uint64_t end = offset + len;
     uint64_t pos = offset;
+    bool added = false;
     queued_segment_t **link = &d->queue;
     while (pos < end) {
         queued_segment_t *cur = *link;
@@ -100,12 +106,16 @@ static bool enqueue(tcp_dir_t *d, const tcp_reassembly_env_t *env, uint64_t offs
         if (pos < piece_end) {
             if (d->queued_count >= env->limits->max_queued_segments) {
                 memcap_count_hit(env->memcap, CAP_QUEUED_SEGMENTS);
-                return false;
+                *refused_at = pos;
+                return ENQUEUE_REFUSED;
             }
             queued_segment_t *seg =
                 new_segment(env, pos, data + (pos - offset), (size_t)(piece_end - pos));
-            if (!seg)
-                return false;
+            if (!seg) {
+                *refused_at = pos;
+                return ENQUEUE_REFUSED;
+            }
+            added = true;
             seg->next = cur;
             *link = seg;
             link = &seg->next;
@@ -124,7 +134,7 @@ static bool enqueue(tcp_dir_t *d, const tcp_reassembly_env_t *env, uint64_t offs
         pos = overlap_end;
         link = &cur->next;
     }
-    return true;
+    return added ? ENQUEUED_NEW : ENQUEUED_NOTHING;
 }
 
 /* Declares the bytes up to offset missing: a gap, then the stream goes on. */
@@ -174,15 +184,34 @@ static void accept_data(tcp_dir_t *d, const tcp_reassembly_env_t *env, int dir, 
             bytes += now;
             len -= now;
             offset += now;
-            if (len > 0 && d->queue && d->queue->offset == offset) {
-                size_t overlap = len < d->queue->len ? len : d->queue->len;
-                count_conflict(d, d->queue->data, bytes, overlap);
+            /* The rest of this segment overlaps queued data that drain()
+             * is about to hand on: compare it with every such segment. */
+            uint64_t end = offset + len, edge = offset;
+            for (queued_segment_t *q = d->queue; len > 0 && q && q->offset <= edge && q->offset < end;
+                 q = q->next) {
+                uint64_t to = q->offset + q->len < end ? q->offset + q->len : end;
+                if (to > q->offset)
+                    count_conflict(d, q->data, bytes + (q->offset - offset), (size_t)(to - q->offset));
+                if (q->offset + q->len > edge)
+                    edge = q->offset + q->len;
             }
             drain(d, env, dir);
             continue;
         }
-        if (enqueue(d, env, offset, bytes, len))
+        uint64_t refused_at = offset;
+        switch (enqueue(d, env, offset, bytes, len, &refused_at)) {
+        case ENQUEUED_NEW:
             return;
+        case ENQUEUED_NOTHING:
+            d->stats.retransmitted_segments++;
+            return;
+        case ENQUEUE_REFUSED:
+            break;
+        }
+        /* What was queued before the refusal stays; go on from there. */
+        bytes += refused_at - offset;
+        len -= (size_t)(refused_at - offset);
+        offset = refused_at;
         /* No room: give up the earliest hole, whichever segment lies beyond it. */
         if (d->queue && d->queue->offset < offset)
             skip_to(d, env, dir, d->queue->offset);
@@ -252,7 +281,8 @@ void tcp_dir_peer_ack(tcp_dir_t *d, const tcp_reassembly_env_t *env, int dir, ui
     uint64_t acked_offset = d->delivered + (uint64_t)ahead;
     /* Only when the peer has acknowledged queued data past the hole: an ACK
      * that merely outruns our copy of the data may be capture reordering. */
-    if (acked_offset > d->queue->offset && d->queue->offset > d->delivered)
+    /* every hole with queued data behind it, up to the acknowledged point */
+    while (d->queue && acked_offset > d->queue->offset && d->queue->offset > d->delivered)
         skip_to(d, env, dir, d->queue->offset);
 }
 
