@@ -1,11 +1,15 @@
 /* Application protocol labels and flow risks from nDPI.  This module is the
- * only caller of nDPI.  Each flow's nDPI state is kept only until nDPI's
- * answer is final (or a packet budget is spent); then only the result stays.
+ * only caller of nDPI.  A flow gets nDPI state only when a packet carries
+ * payload (a scan's SYNs never need it: they are labelled from their ports),
+ * and keeps it only until nDPI's answer is final or a packet budget is
+ * spent; then only the result stays.  nDPI state is charged to the global
+ * memory cap; when it does not fit, the flow is labelled from its ports.
  */
 #ifndef ENROLLMON_CLASSIFY_H
 #define ENROLLMON_CLASSIFY_H
 
 #include "../dissectors/cursor.h"
+#include "memcap.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,36 +21,45 @@ typedef struct classify_flow classify_flow_t;
 #define CLASSIFY_NAME_MAX 64
 #define CLASSIFY_MAX_RISKS 16
 
+/* The names are nDPI's own strings, valid while the classifier lives. */
 typedef struct classify_result {
     char protocol[CLASSIFY_NAME_MAX];   /* "TLS", "HTTP", "DNS", "Unknown", "TLS.Google" ... */
-    char app[CLASSIFY_NAME_MAX];        /* app protocol name alone */
-    char master[CLASSIFY_NAME_MAX];     /* master protocol name, "" when none */
-    char category[CLASSIFY_NAME_MAX];
-    char confidence[CLASSIFY_NAME_MAX];
+    const char *app;                    /* app protocol name alone */
+    const char *master;                 /* master protocol name, "" when none */
+    const char *category;
+    const char *confidence;
     unsigned risk_count;
     const char *risks[CLASSIFY_MAX_RISKS]; /* static strings from nDPI */
     bool guessed;                       /* nDPI gave up and guessed (by port) */
+    bool no_memory;                     /* nDPI state did not fit under the memory cap */
 } classify_result_t;
 
-/* NULL when nDPI cannot be initialised. */
-classifier_t *classifier_new(void);
+/* NULL when nDPI cannot be initialised.  memcap may be NULL. */
+classifier_t *classifier_new(memcap_t *memcap);
 void classifier_free(classifier_t *c);
 
-classify_flow_t *classify_flow_new(void);
-void classify_flow_free(classify_flow_t *f);
+/* The flow's addresses and ports, as its initiator opened it: nDPI's guess
+ * by port needs them when no payload was ever seen. */
+typedef struct classify_tuple {
+    uint8_t proto;
+    uint16_t client_port;
+    uint16_t server_port;
+} classify_tuple_t;
 
-/* Bytes a flow's classification holds now (nDPI's state is freed once its
- * answer is final), for the memory accounting. */
-size_t classify_flow_footprint(const classify_flow_t *f);
-/* What a new flow's classification costs before its first packet. */
-size_t classify_flow_initial_footprint(void);
+classify_flow_t *classify_flow_new(const classify_tuple_t *tuple);
+void classify_flow_free(classifier_t *c, classify_flow_t *f);
+
+/* What a flow's classification costs without nDPI state (that part is
+ * charged by this module when it is allocated). */
+size_t classify_flow_base_footprint(void);
 
 /* True while nDPI still wants packets of this flow. */
 bool classify_wants_packets(const classify_flow_t *f);
 
-/* One packet of the flow, from its IP header on. */
-void classify_packet(classifier_t *c, classify_flow_t *f, byte_span_t ip_packet, int64_t ts_us,
-                     unsigned packet_budget);
+/* One packet of the flow, from its IP header on; has_payload says whether
+ * it carries upper-layer bytes. */
+void classify_packet(classifier_t *c, classify_flow_t *f, byte_span_t ip_packet, bool has_payload,
+                     int64_t ts_us, unsigned packet_budget);
 
 /* The flow ended: make nDPI's answer final (guessing if it has none). */
 void classify_finish(classifier_t *c, classify_flow_t *f);

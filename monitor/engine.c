@@ -14,6 +14,7 @@ struct engine {
     classifier_t *classifier;
     uint64_t next_flow_id;
     uint64_t global_hits_seen;
+    size_t frame_wirelen;       /* the packet being processed, as it was on the wire */
     bool finished;
 };
 
@@ -25,7 +26,7 @@ analysis_t *engine_analysis(engine_t *e)
 engine_t *engine_new(const engine_options_t *options, GError **error)
 {
     engine_t *e = g_new0(engine_t, 1);
-    e->classifier = classifier_new();
+    e->classifier = classifier_new(&e->a.memcap);
     if (!e->classifier) {
         g_set_error_literal(error, g_quark_from_static_string("enrollmon-engine"), 1,
                             "nDPI could not be initialised");
@@ -128,7 +129,7 @@ static void retire(engine_t *e, flow_t *flow, flow_end_reason_t reason)
         tcp_dir_release(&flow->tcp[0], &env);
         tcp_dir_release(&flow->tcp[1], &env);
     }
-    classify_flow_free(flow->classify);
+    classify_flow_free(e->classifier, flow->classify);
     memcap_release(&e->a.memcap, NULL, flow->state_bytes);
     /* Every buffer has been released by now; this only guards the global
      * account against a leak of accounting, never of memory. */
@@ -193,7 +194,7 @@ static void relieve_pressure(engine_t *e, const flow_t *keep)
     }
 }
 
-static flow_t *new_flow(engine_t *e, const flow_key_t *key, uint32_t hash, const ip_result_t *ip,
+static flow_t *new_flow(engine_t *e, const flow_key_t *key, const ip_result_t *ip,
                         uint16_t sport, uint16_t dport, uint8_t tcp_flags, bool src_lo)
 {
     if (flow_table_size(e->flows) >= e->a.limits.max_flows) {
@@ -205,7 +206,7 @@ static flow_t *new_flow(engine_t *e, const flow_key_t *key, uint32_t hash, const
         }
     }
     /* The flow's own state counts against the global cap like its buffers. */
-    size_t state = sizeof(flow_t) + classify_flow_initial_footprint();
+    size_t state = sizeof(flow_t) + classify_flow_base_footprint();
     make_room(e, state, NULL);
     if (!memcap_reserve(&e->a.memcap, NULL, state))
         state = 0; /* only when the cap is smaller than one flow */
@@ -213,7 +214,7 @@ static flow_t *new_flow(engine_t *e, const flow_key_t *key, uint32_t hash, const
     if (ip->protocol == IPPROTO_NUM_TCP)
         cls = (tcp_flags & TCP_FLAG_SYN) && !(tcp_flags & TCP_FLAG_ACK) ? FLOW_CLASS_TCP_OPENING
                                                                           : FLOW_CLASS_TCP_OPEN;
-    flow_t *flow = flow_table_add(e->flows, key, hash, cls);
+    flow_t *flow = flow_table_add(e->flows, key, cls);
     flow->id = e->next_flow_id++;
     flow->proto = ip->protocol;
     bool client_src = src_is_client(ip->protocol, tcp_flags, sport, dport);
@@ -225,7 +226,8 @@ static flow_t *new_flow(engine_t *e, const flow_key_t *key, uint32_t hash, const
     flow->first_packet = e->a.packet;
     tcp_dir_init(&flow->tcp[0]);
     tcp_dir_init(&flow->tcp[1]);
-    flow->classify = classify_flow_new();
+    classify_tuple_t tuple = { ip->protocol, flow->client.port, flow->server.port };
+    flow->classify = classify_flow_new(&tuple);
     flow->state_bytes = state;
     e->a.stats.flows_total++;
     e->a.stats.flows_active++;
@@ -333,32 +335,26 @@ static void process_l4(engine_t *e, const ip_result_t *ip)
     flow_key_t key;
     bool src_lo;
     flow_key_make(&key, &ip->src, sport, &ip->dst, dport, ip->protocol, &src_lo);
-    uint32_t hash = flow_key_hash(&key);
-    flow_t *flow = flow_table_lookup(e->flows, &key, hash);
+    flow_t *flow = flow_table_lookup(e->flows, &key);
     if (flow && flow->tcp_closed && (tcp_flags & TCP_FLAG_SYN) && !(tcp_flags & TCP_FLAG_ACK)) {
         /* The ports are used again for a new connection. */
         retire(e, flow, FLOW_END_REUSED);
         flow = NULL;
     }
     if (!flow)
-        flow = new_flow(e, &key, hash, ip, sport, dport, tcp_flags, src_lo);
+        flow = new_flow(e, &key, ip, sport, dport, tcp_flags, src_lo);
 
     int dir = flow_dir_of(flow, &ip->src, sport);
     flow->packets[dir]++;
-    flow->bytes[dir] += ip->header_and_payload.len;
+    /* Whole frames, as EVE counts them (a reassembled datagram counts the
+     * frame of its last fragment). */
+    flow->bytes[dir] += e->frame_wirelen;
     flow->last_ts_us = e->a.packet.ts_us;
     flow->last_packet = e->a.packet;
     if (flow->classify && classify_wants_packets(flow->classify)) {
-        classify_packet(e->classifier, flow->classify, ip->header_and_payload, e->a.packet.ts_us,
-                        e->a.limits.classify_packet_budget);
-        if (!classify_wants_packets(flow->classify) && flow->state_bytes) {
-            /* nDPI's per-flow state is gone: give its bytes back */
-            size_t now = sizeof(flow_t) + classify_flow_footprint(flow->classify);
-            if (now < flow->state_bytes) {
-                memcap_release(&e->a.memcap, NULL, flow->state_bytes - now);
-                flow->state_bytes = now;
-            }
-        }
+        bool has_payload = ip->protocol == IPPROTO_NUM_TCP ? tcp.payload.len > 0 : udp.payload.len > 0;
+        classify_packet(e->classifier, flow->classify, ip->header_and_payload, has_payload,
+                        e->a.packet.ts_us, e->a.limits.classify_packet_budget);
     }
     if (ip->protocol == IPPROTO_NUM_TCP)
         process_tcp(e, flow, dir, &tcp);
@@ -376,6 +372,7 @@ void engine_packet(engine_t *e, int linktype, int64_t ts_us, const uint8_t *data
     a->packet.pcap_cnt = pcap_cnt;
     a->stats.packets++;
     a->stats.bytes += wirelen;
+    e->frame_wirelen = wirelen;
     if (!a->stats.first_ts_us || ts_us < a->stats.first_ts_us)
         a->stats.first_ts_us = ts_us;
     if (ts_us > a->stats.last_ts_us)

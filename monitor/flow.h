@@ -20,11 +20,13 @@ typedef struct endpoint {
     uint16_t port;
 } endpoint_t;
 
-/* Canonical key: the lower endpoint first, so both directions match. */
+/* Canonical key: the lower endpoint first, so both directions match.  The
+ * hash is computed once, when the key is made, and travels with it. */
 typedef struct flow_key {
     endpoint_t lo;
     endpoint_t hi;
     uint8_t proto;
+    uint32_t hash;
 } flow_key_t;
 
 typedef enum flow_timeout_class {
@@ -68,7 +70,6 @@ typedef struct stream_carry {
 
 typedef struct flow {
     flow_key_t key;
-    uint32_t hash;
     uint64_t id;
     endpoint_t client;
     endpoint_t server;

@@ -1,6 +1,7 @@
 #include "flow_table.h"
 
 #include <glib.h>
+#include <stddef.h>
 #include <string.h>
 
 typedef struct class_list {
@@ -11,7 +12,6 @@ typedef struct class_list {
 struct flow_table {
     GHashTable *flows; /* flow_key_t* (inside the flow) -> flow_t* */
     class_list_t lists[FLOW_CLASS_COUNT];
-    uint32_t seed;
 };
 
 const char *flow_end_reason_name(flow_end_reason_t reason)
@@ -35,6 +35,31 @@ static int endpoint_compare(const endpoint_t *a, const endpoint_t *b)
     return a->port < b->port ? -1 : a->port > b->port;
 }
 
+/* The table is keyed by what an attacker sends, so the hash is seeded at
+ * random per run.  The key bytes before the hash field (zero-filled, so
+ * padding is stable) are mixed eight at a time. */
+static uint64_t run_seed;
+
+static uint32_t key_bytes_hash(const flow_key_t *key)
+{
+    const uint8_t *p = (const uint8_t *)key;
+    size_t len = offsetof(flow_key_t, hash);
+    uint64_t h = run_seed ^ (len * 0x9e3779b97f4a7c15ull);
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        p += 8;
+        len -= 8;
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, p, len);
+    h = (h ^ tail) * 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 29;
+    return (uint32_t)h;
+}
+
 void flow_key_make(flow_key_t *key, const ip_addr_t *src, uint16_t sport, const ip_addr_t *dst,
                    uint16_t dport, uint8_t proto, bool *src_is_lo)
 {
@@ -48,34 +73,14 @@ void flow_key_make(flow_key_t *key, const ip_addr_t *src, uint16_t sport, const 
     key->hi.addr = lo ? d.addr : s.addr;
     key->hi.port = lo ? dport : sport;
     key->proto = proto;
+    key->hash = key_bytes_hash(key);
     if (src_is_lo)
         *src_is_lo = lo;
 }
 
-/* FNV-1a over the key bytes; the key is zero-filled so padding is stable.
- * The table is keyed by what an attacker sends, so GLib's table is given a
- * hash it cannot predict: the seed is random per run. */
-static uint32_t hash_bytes(const void *data, size_t len, uint32_t seed)
-{
-    const uint8_t *p = data;
-    uint32_t h = 2166136261u ^ seed;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
-static uint32_t run_seed;
-
-uint32_t flow_key_hash(const flow_key_t *key)
-{
-    return hash_bytes(key, sizeof(*key), run_seed);
-}
-
 static guint key_hash(gconstpointer k)
 {
-    return flow_key_hash(k);
+    return ((const flow_key_t *)k)->hash;
 }
 
 static gboolean key_equal(gconstpointer a, gconstpointer b)
@@ -87,8 +92,7 @@ flow_table_t *flow_table_new(void)
 {
     flow_table_t *ft = g_new0(flow_table_t, 1);
     if (!run_seed)
-        run_seed = g_random_int() | 1u;
-    ft->seed = run_seed;
+        run_seed = ((uint64_t)g_random_int() << 32) | g_random_int();
     ft->flows = g_hash_table_new(key_hash, key_equal);
     return ft;
 }
@@ -101,9 +105,8 @@ void flow_table_free(flow_table_t *ft)
     g_free(ft);
 }
 
-flow_t *flow_table_lookup(flow_table_t *ft, const flow_key_t *key, uint32_t hash)
+flow_t *flow_table_lookup(flow_table_t *ft, const flow_key_t *key)
 {
-    (void)hash;
     return g_hash_table_lookup(ft->flows, key);
 }
 
@@ -134,12 +137,10 @@ static void list_append(flow_table_t *ft, flow_t *f, flow_timeout_class_t cls)
     l->newest = f;
 }
 
-flow_t *flow_table_add(flow_table_t *ft, const flow_key_t *key, uint32_t hash,
-                       flow_timeout_class_t cls)
+flow_t *flow_table_add(flow_table_t *ft, const flow_key_t *key, flow_timeout_class_t cls)
 {
     flow_t *f = g_new0(flow_t, 1);
     f->key = *key;
-    f->hash = hash;
     g_hash_table_insert(ft->flows, &f->key, f);
     list_append(ft, f, cls);
     return f;

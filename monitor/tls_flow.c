@@ -462,7 +462,17 @@ static bool find_start(stream_carry_t *carry, uint64_t carry_origin, byte_span_t
         }
     }
     uint64_t data_origin = carry_origin + carry->len;
+    /* Away from the stream start only the "anywhere" rules apply, and they
+     * all need a first byte of 21 or 22 unless any record will do: skip to
+     * such bytes without probing. */
+    bool any_record = rules->record;
     for (size_t p = 0; p < data.len; p++) {
+        if (!any_record && data_origin + p != 0) {
+            while (p < data.len && data.ptr[p] != TLS_CT_HANDSHAKE && data.ptr[p] != TLS_CT_ALERT)
+                p++;
+            if (p == data.len)
+                break;
+        }
         byte_span_t at = { data.ptr + p, data.len - p };
         tls_probe_t r = probe_at(rules, at, data_origin + p == 0, kind);
         if (r == TLS_PROBE_YES) {

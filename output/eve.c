@@ -225,9 +225,6 @@ static void eve_flow_end(event_sink_t *base, const flow_t *flow, flow_end_reason
         classify_get_result(flow->classify, &r);
         json_object_begin(&j, "ndpi");
         json_string(&j, "protocol", r.protocol);
-        json_string(&j, "app_protocol", r.app);
-        if (r.master[0])
-            json_string(&j, "master_protocol", r.master);
         json_string(&j, "category", r.category);
         json_string(&j, "confidence", r.confidence);
         json_array_begin(&j, "risks");
@@ -249,14 +246,17 @@ static void eve_flow_end(event_sink_t *base, const flow_t *flow, flow_end_reason
         json_uint(&j, "fin_toclient", f->fin[DIR_TO_CLIENT]);
         json_bool(&j, "handshake_complete", f->handshake_complete);
         json_bool(&j, "midstream", flow->tcp[DIR_TO_SERVER].midstream || flow->tcp[DIR_TO_CLIENT].midstream);
-        json_uint(&j, "gaps", up->gaps + down->gaps);
-        json_uint(&j, "gap_bytes", up->gap_bytes + down->gap_bytes);
-        json_uint(&j, "retransmitted_segments", up->retransmitted_segments + down->retransmitted_segments);
-        json_uint(&j, "out_of_order_segments", up->out_of_order_segments + down->out_of_order_segments);
-        json_uint(&j, "overlap_bytes", up->overlap_bytes + down->overlap_bytes);
-        json_uint(&j, "overlap_conflicts", up->overlap_conflicts + down->overlap_conflicts);
-        json_string(&j, "stream_analysis",
-                    flow->stream_ignored[0] && flow->stream_ignored[1] ? "stopped" : "followed");
+        /* Stream facts only where there was a stream: a scan's SYNs have none. */
+        if (up->segments || down->segments) {
+            json_uint(&j, "gaps", up->gaps + down->gaps);
+            json_uint(&j, "gap_bytes", up->gap_bytes + down->gap_bytes);
+            json_uint(&j, "retransmitted_segments", up->retransmitted_segments + down->retransmitted_segments);
+            json_uint(&j, "out_of_order_segments", up->out_of_order_segments + down->out_of_order_segments);
+            json_uint(&j, "overlap_bytes", up->overlap_bytes + down->overlap_bytes);
+            json_uint(&j, "overlap_conflicts", up->overlap_conflicts + down->overlap_conflicts);
+            json_string(&j, "stream_analysis",
+                        flow->stream_ignored[0] && flow->stream_ignored[1] ? "stopped" : "followed");
+        }
         json_object_end(&j);
     }
     end_event(s, &j);
