@@ -218,6 +218,21 @@ static inline cursor_t cur_sub_be24len(cursor_t *c)
     return cur_sub(c, n);
 }
 
+/* Moves to the next byte equal to a or b (staying put when the current one
+ * is); false, at the end, when there is none.  For fast scans. */
+static inline bool cur_seek_either(cursor_t *c, uint8_t a, uint8_t b)
+{
+    if (c->bad)
+        return false;
+    while (c->pos < c->end) {
+        uint8_t v = c->base[c->pos];
+        if (v == a || v == b)
+            return true;
+        c->pos++;
+    }
+    return false;
+}
+
 /* Marks the cursor bad on purpose: for a value that is present but invalid. */
 static inline void cur_fail(cursor_t *c)
 {

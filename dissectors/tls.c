@@ -201,8 +201,9 @@ tls_parse_status_t tls_handshake_header_parse(cursor_t *c, tls_handshake_header_
 static void copy_printable(byte_span_t src, char *dst, size_t dst_len)
 {
     size_t out = 0;
-    for (size_t i = 0; i < src.len && out + 1 < dst_len; i++) {
-        uint8_t ch = src.ptr[i];
+    cursor_t c = cur_from_span(src);
+    while (!cur_empty(&c) && out + 1 < dst_len) {
+        uint8_t ch = cur_u8(&c);
         if (ch >= 0x20 && ch < 0x7f && ch != '\\') {
             dst[out++] = (char)ch;
         } else {

@@ -133,15 +133,16 @@ static void collect_san(X509 *cert, cert_info_t *out)
         } else if (gn->type == GEN_IPADD) {
             const ASN1_OCTET_STRING *ip = gn->d.iPAddress;
             int len = ASN1_STRING_length(ip);
-            const unsigned char *bytes = ASN1_STRING_get0_data(ip);
-            char text[64];
+            cursor_t c = cur_make(ASN1_STRING_get0_data(ip), len > 0 ? (size_t)len : 0);
             if (len == 4) {
-                snprintf(text, sizeof(text), "%u.%u.%u.%u", bytes[0], bytes[1], bytes[2], bytes[3]);
+                char text[16];
+                unsigned b0 = cur_u8(&c), b1 = cur_u8(&c), b2 = cur_u8(&c), b3 = cur_u8(&c);
+                snprintf(text, sizeof(text), "%u.%u.%u.%u", b0, b1, b2, b3);
                 g_ptr_array_add(ips, g_strdup(text));
             } else if (len == 16) {
                 GString *s = g_string_new(NULL);
-                for (int k = 0; k < 16; k += 2)
-                    g_string_append_printf(s, "%s%x", k ? ":" : "", (bytes[k] << 8) | bytes[k + 1]);
+                for (int k = 0; k < 8; k++)
+                    g_string_append_printf(s, "%s%x", k ? ":" : "", cur_be16(&c));
                 g_ptr_array_add(ips, g_string_free(s, FALSE));
             }
         }

@@ -1,5 +1,7 @@
 #include "capture.h"
 
+#include "../dissectors/cursor.h"
+
 #include <errno.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
@@ -40,8 +42,8 @@ static FILE *open_capture(const char *path, bool *is_pcapng, char **message)
         fclose(fp);
         return NULL;
     }
-    uint32_t m = (uint32_t)magic[0] << 24 | (uint32_t)magic[1] << 16 | (uint32_t)magic[2] << 8 | magic[3];
-    *is_pcapng = m == PCAPNG_MAGIC;
+    cursor_t c = cur_make(magic, got);
+    *is_pcapng = cur_be32(&c) == PCAPNG_MAGIC;
     rewind(fp);
     return fp;
 }

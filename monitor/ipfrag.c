@@ -229,14 +229,13 @@ uint8_t *ipfrag_add(ipfrag_table_t *t, const ip_result_t *frag, int64_t now_us, 
     }
     if (frag->fragment_offset == 0 && !d->have_first) {
         d->have_first = true;
-        const uint8_t *hdr = frag->header_and_payload.ptr;
-        if (frag->src.family == 4) {
-            /* decode_ip checked that the header (at most 60 bytes) was captured */
-            d->header_len = (size_t)(hdr[0] & 0x0f) * 4;
-            memcpy(d->header, hdr, d->header_len);
-        } else {
-            d->header_len = 40;
-            memcpy(d->header, hdr, 40);
+        cursor_t hdr = cur_from_span(frag->header_and_payload);
+        d->header_len = frag->src.family == 4 ? (size_t)(cur_peek_u8(&hdr, 0) & 0x0f) * 4 : 40;
+        /* decode_ip checked the header was captured; the cursor checks again */
+        if (!cur_copy(&hdr, d->header, d->header_len)) {
+            t->stats.dropped++;
+            datagram_drop(t, d);
+            return NULL;
         }
     }
     if (!frag->more_fragments) {

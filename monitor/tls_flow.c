@@ -398,6 +398,8 @@ typedef struct start_rules {
     bool record_at_start;
 } start_rules_t;
 
+_Static_assert(TLS_PROBE_MAX_BYTES < STREAM_CARRY_MAX, "a probe's undecided tail must fit the carry");
+
 /* Resynchronising gives up on a direction after this many false starts:
  * it is not TLS (or no longer). */
 #define TLS_MAX_RESYNCS 8
@@ -416,7 +418,8 @@ static tls_probe_t probe_at(const start_rules_t *r, byte_span_t at, bool stream_
 {
     tls_probe_t best = TLS_PROBE_NO;
     *kind = START_NONE;
-    uint8_t first = at.ptr[0];
+    cursor_t c = cur_from_span(at);
+    uint8_t first = cur_peek_u8(&c, 0);
     /* The first byte rules most positions out before any probe runs. */
     if (first == TLS_CT_HANDSHAKE) {
         if (r->client_hello)
@@ -466,14 +469,14 @@ static bool find_start(stream_carry_t *carry, uint64_t carry_origin, byte_span_t
      * all need a first byte of 21 or 22 unless any record will do: skip to
      * such bytes without probing. */
     bool any_record = rules->record;
-    for (size_t p = 0; p < data.len; p++) {
-        if (!any_record && data_origin + p != 0) {
-            while (p < data.len && data.ptr[p] != TLS_CT_HANDSHAKE && data.ptr[p] != TLS_CT_ALERT)
-                p++;
-            if (p == data.len)
-                break;
-        }
-        byte_span_t at = { data.ptr + p, data.len - p };
+    cursor_t scan = cur_from_span(data);
+    while (!cur_empty(&scan)) {
+        if (!any_record && data_origin + cur_offset(&scan) != 0 &&
+            !cur_seek_either(&scan, TLS_CT_HANDSHAKE, TLS_CT_ALERT))
+            break;
+        size_t p = cur_offset(&scan);
+        cursor_t look = scan;
+        byte_span_t at = cur_rest(&look);
         tls_probe_t r = probe_at(rules, at, data_origin + p == 0, kind);
         if (r == TLS_PROBE_YES) {
             *in_carry = carry->len;
@@ -481,10 +484,13 @@ static bool find_start(stream_carry_t *carry, uint64_t carry_origin, byte_span_t
             return true;
         }
         if (r == TLS_PROBE_NEED_MORE) {
-            memcpy(carry->bytes, at.ptr, at.len); /* NEED_MORE implies fewer than 16 bytes */
-            carry->len = (uint8_t)at.len;
+            /* NEED_MORE means fewer than TLS_PROBE_MAX_BYTES are there */
+            size_t keep = at.len < STREAM_CARRY_MAX ? at.len : STREAM_CARRY_MAX;
+            memcpy(carry->bytes, at.ptr, keep);
+            carry->len = (uint8_t)keep;
             return false;
         }
+        cur_skip(&scan, 1);
     }
     carry->len = 0;
     return false;
