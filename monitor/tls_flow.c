@@ -355,7 +355,9 @@ static void record(void *ctx, byte_span_t pdu, size_t full_length)
         {
             pdu_stream_env_t env = { &dl->a->memcap, &dl->flow->memory, handshake_frame,
                                      handshake_message, dl };
-            pdu_stream_feed(&tls->handshake[dl->dir], &env, payload);
+            /* Refused memory for a message: drop it, the next record starts afresh. */
+            if (!pdu_stream_feed(&tls->handshake[dl->dir], &env, payload))
+                pdu_stream_reset(&tls->handshake[dl->dir], &env);
         }
         break;
     case TLS_CT_APPLICATION_DATA:
@@ -435,6 +437,15 @@ static tls_probe_t probe_at(const start_rules_t *r, byte_span_t at, bool stream_
     return best;
 }
 
+/* Keeps an undecided tail for the next delivery.  NEED_MORE means fewer
+ * than TLS_PROBE_MAX_BYTES were there; the tail may overlap the carry. */
+static void carry_keep(stream_carry_t *carry, byte_span_t tail)
+{
+    size_t keep = tail.len < STREAM_CARRY_MAX ? tail.len : STREAM_CARRY_MAX;
+    memmove(carry->bytes, tail.ptr, keep);
+    carry->len = (uint8_t)keep;
+}
+
 /* Where the searched-for start lies in carry + data.  On a match,
  * *in_carry is its offset in the carried bytes (carry->len when it lies in
  * data) and *in_data its offset in data.  Without one, the undecided tail
@@ -458,9 +469,7 @@ static bool find_start(stream_carry_t *carry, uint64_t carry_origin, byte_span_t
             return true;
         }
         if (r == TLS_PROBE_NEED_MORE) {
-            size_t keep = at.len < STREAM_CARRY_MAX ? at.len : STREAM_CARRY_MAX;
-            memmove(carry->bytes, at.ptr, keep);
-            carry->len = (uint8_t)keep;
+            carry_keep(carry, at);
             return false;
         }
     }
@@ -484,10 +493,7 @@ static bool find_start(stream_carry_t *carry, uint64_t carry_origin, byte_span_t
             return true;
         }
         if (r == TLS_PROBE_NEED_MORE) {
-            /* NEED_MORE means fewer than TLS_PROBE_MAX_BYTES are there */
-            size_t keep = at.len < STREAM_CARRY_MAX ? at.len : STREAM_CARRY_MAX;
-            memcpy(carry->bytes, at.ptr, keep);
-            carry->len = (uint8_t)keep;
+            carry_keep(carry, at);
             return false;
         }
         cur_skip(&scan, 1);
