@@ -134,7 +134,7 @@ static void retire(engine_t *e, flow_t *flow, flow_end_reason_t reason)
     /* Every buffer has been released by now; this only guards the global
      * account against a leak of accounting, never of memory. */
     g_warn_if_fail(flow->memory.in_use == 0);
-    memcap_release(&e->a.memcap, NULL, flow->memory.in_use);
+    memcap_release(&e->a.memcap, &flow->memory, flow->memory.in_use);
     e->a.stats.flows_active--;
     flow_table_remove(e->flows, flow);
 }

@@ -37,16 +37,22 @@ bool memcap_reserve(memcap_t *mc, memcap_account_t *account, size_t n)
     mc->in_use += n;
     if (mc->in_use > mc->peak)
         mc->peak = mc->in_use;
-    if (account)
+    if (account) {
         account->in_use += n;
+        mc->buffers_in_use += n;
+        if (mc->buffers_in_use > mc->buffers_peak)
+            mc->buffers_peak = mc->buffers_in_use;
+    }
     return true;
 }
 
 void memcap_release(memcap_t *mc, memcap_account_t *account, size_t n)
 {
     mc->in_use = n > mc->in_use ? 0 : mc->in_use - n;
-    if (account)
+    if (account) {
         account->in_use = n > account->in_use ? 0 : account->in_use - n;
+        mc->buffers_in_use = n > mc->buffers_in_use ? 0 : mc->buffers_in_use - n;
+    }
 }
 
 void memcap_count_hit(memcap_t *mc, cap_id_t cap)

@@ -33,6 +33,8 @@ typedef struct memcap {
     size_t flow_limit;
     size_t in_use;
     size_t peak;
+    size_t buffers_in_use;   /* the part held in per-flow buffers (reassembly) */
+    size_t buffers_peak;
     uint64_t hits[CAP_COUNT];
 } memcap_t;
 

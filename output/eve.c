@@ -309,6 +309,8 @@ static void eve_stats(event_sink_t *base, const run_stats_t *st, const memcap_t 
      * parsed certificates (the certificate cache is still alive here) */
     json_uint(&j, "in_use", mc->in_use);
     json_uint(&j, "peak", mc->peak);
+    json_uint(&j, "reassembly_in_use", mc->buffers_in_use);
+    json_uint(&j, "reassembly_peak", mc->buffers_peak);
     json_uint(&j, "global_limit", mc->global_limit);
     json_uint(&j, "flow_limit", mc->flow_limit);
     json_object_end(&j);
