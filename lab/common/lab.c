@@ -15,6 +15,13 @@
 #include <time.h>
 #include <unistd.h>
 
+static const char *program_name = "lab";
+
+void lab_set_program(const char *name)
+{
+    program_name = name;
+}
+
 void lab_say(const char *prog, const char *fmt, ...)
 {
     va_list ap;
@@ -95,8 +102,10 @@ static bool configure(SSL_CTX *ctx, const lab_tls_options_t *opt, bool server)
         SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
         break;
     }
-    /* One full handshake per connection, as phones do: no tickets. */
+    /* One full handshake per connection, as phones do: no tickets (TLS 1.2
+     * needs the option, TLS 1.3 the ticket count). */
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(ctx, 0);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     if (opt->cert_chain && !SSL_CTX_use_certificate_chain_file(ctx, opt->cert_chain))
         return false;
@@ -135,7 +144,7 @@ static SSL_CTX *make_ctx(const lab_tls_options_t *opt, bool server)
 {
     SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
     if (!ctx || !configure(ctx, opt, server)) {
-        lab_ssl_errors("lab", server ? "server TLS set-up failed" : "client TLS set-up failed");
+        lab_ssl_errors(program_name, server ? "server TLS set-up failed" : "client TLS set-up failed");
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -246,7 +255,7 @@ SSL *lab_tls_accept(SSL_CTX *ctx, int fd)
         return NULL;
     SSL_set_fd(ssl, fd);
     if (SSL_accept(ssl) != 1) {
-        lab_ssl_errors("lab", "TLS handshake (server side) failed");
+        lab_ssl_errors(program_name, "TLS handshake (server side) failed");
         SSL_free(ssl);
         return NULL;
     }
@@ -262,10 +271,10 @@ SSL *lab_tls_connect(SSL_CTX *ctx, int fd, const char *sni)
     if (sni)
         SSL_set_tlsext_host_name(ssl, sni);
     if (SSL_connect(ssl) != 1) {
-        lab_ssl_errors("lab", "TLS handshake (client side) failed");
+        lab_ssl_errors(program_name, "TLS handshake (client side) failed");
         long v = SSL_get_verify_result(ssl);
         if (v != X509_V_OK)
-            lab_say("lab", "peer certificate: %s", X509_verify_cert_error_string(v));
+            lab_say(program_name, "peer certificate: %s", X509_verify_cert_error_string(v));
         SSL_free(ssl);
         return NULL;
     }

@@ -63,6 +63,9 @@ void lab_tls_close(SSL *ssl, int fd, bool clean);
 /* Closes with a TCP RST instead of a FIN (SO_LINGER 0): a session cut short. */
 void lab_close_reset(int fd);
 
+/* The name the helpers use when they report (default "lab"). */
+void lab_set_program(const char *name);
+
 /* "prog: message" on stderr. */
 void lab_say(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void lab_ssl_errors(const char *prog, const char *what);
