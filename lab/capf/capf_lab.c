@@ -87,13 +87,6 @@ bool capf_send(SSL *ssl, const char *prog, capf_builder_t *b)
     return true;
 }
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* 1 readable, 0 timeout, -1 error. */
 static int wait_readable(SSL *ssl, int timeout_ms)
 {
@@ -170,12 +163,12 @@ capf_recv_t capf_recv(SSL *ssl, const char *prog, capf_msg_t *m, int timeout_ms)
 
 capf_recv_t capf_drain_until_close(SSL *ssl, int timeout_ms)
 {
-    long deadline = timeout_ms < 0 ? 0 : now_ms() + timeout_ms;
+    long deadline = timeout_ms < 0 ? 0 : lab_now_ms() + timeout_ms;
     uint8_t scratch[4096];
     for (;;) {
         int left = -1;
         if (timeout_ms >= 0) {
-            long l = deadline - now_ms();
+            long l = deadline - lab_now_ms();
             if (l <= 0)
                 return CAPF_RECV_TIMEOUT;
             left = l > INT_MAX ? INT_MAX : (int)l;

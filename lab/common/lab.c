@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -44,6 +45,35 @@ void lab_ssl_errors(const char *prog, const char *what)
     }
     if (!any)
         lab_say(prog, "%s", what);
+}
+
+bool lab_parse_long(const char *s, long min, long max, long *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool lab_parse_int(const char *s, int min, int max, int *out)
+{
+    long v;
+    if (!lab_parse_long(s, min, max, &v))
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+int64_t lab_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void lab_sleep_ms(int ms)

@@ -70,6 +70,14 @@ void lab_set_program(const char *name);
 void lab_say(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void lab_ssl_errors(const char *prog, const char *what);
 
+/* A whole decimal number within [min, max] (options, header values). */
+bool lab_parse_long(const char *s, long min, long max, long *out);
+/* The same into an int. */
+bool lab_parse_int(const char *s, int min, int max, int *out);
+
+/* Milliseconds on the monotonic clock. */
+int64_t lab_now_ms(void);
+
 /* Sleeps for ms milliseconds. */
 void lab_sleep_ms(int ms);
 

@@ -28,11 +28,6 @@ static const char *PROG = "dns-query";
 enum { EXIT_ANSWER = 0, EXIT_ERROR = 1, EXIT_RCODE = 2, EXIT_NXDOMAIN = 3, EXIT_NODATA = 4,
        EXIT_TIMEOUT = 5 };
 
-static gint64 now_ms(void)
-{
-    return g_get_monotonic_time() / 1000;
-}
-
 static void usage(void)
 {
     fprintf(stderr,
@@ -45,7 +40,7 @@ static void usage(void)
 static bool wait_readable(int fd, gint64 deadline)
 {
     for (;;) {
-        gint64 left = deadline - now_ms();
+        gint64 left = deadline - lab_now_ms();
         if (left <= 0)
             return false;
         struct pollfd p = { fd, POLLIN, 0 };
@@ -121,10 +116,10 @@ static bool recv_exact(int fd, uint8_t *buf, size_t len, gint64 deadline, bool *
 static long ask_tcp(const char *server, int port, const uint8_t *q, size_t qlen, uint8_t *ans,
                     gint64 deadline)
 {
-    gint64 start = now_ms();
+    gint64 start = lab_now_ms();
     int fd = lab_connect(server, (uint16_t)port, (int)(deadline - start));
     if (fd < 0) {
-        bool timeout = now_ms() >= deadline - 20;
+        bool timeout = lab_now_ms() >= deadline - 20;
         lab_say(PROG, "tcp connect to %s port %d %s", server, port,
                 timeout ? "timed out" : "failed");
         return timeout ? 0 : -1;
@@ -262,7 +257,7 @@ int main(int argc, char **argv)
     }
 
     uint8_t *ans = g_malloc(MSG_MAX);
-    gint64 start = now_ms(), deadline = start + timeout_ms;
+    gint64 start = lab_now_ms(), deadline = start + timeout_ms;
     long alen = tcp ? ask_tcp(server, port, q, qlen, ans, deadline)
                     : ask_udp(server, port, q, qlen, ans, deadline);
     dns_header_t r;
@@ -301,7 +296,7 @@ int main(int argc, char **argv)
         for (unsigned i = 0; ok && i < r.nscount; i++)
             ok = print_rr("authority", ans, len, &off);
         lab_say(PROG, "%s from %s port %d (%s) in %" G_GINT64_FORMAT " ms: %u answer%s, %u authority",
-                dns_rcode_name(rcode), server, port, via, now_ms() - start, r.ancount,
+                dns_rcode_name(rcode), server, port, via, lab_now_ms() - start, r.ancount,
                 r.ancount == 1 ? "" : "s", r.nscount);
         if (!ok) {
             lab_say(PROG, "malformed answer (records)");

@@ -58,11 +58,6 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
-static gint64 now_ms(void)
-{
-    return g_get_monotonic_time() / 1000;
-}
-
 static void usage(void)
 {
     fprintf(stderr,
@@ -71,17 +66,6 @@ static void usage(void)
             "                     [--duration-s N]\n"
             "  defaults: 127.0.0.1:5353 (UDP and TCP), ttl 300; names not given are NXDOMAIN\n"
             "  (REFUSED with --refuse-others); the SOA is the asked name's parent unless --zone.\n");
-}
-
-static bool parse_int(const char *s, long min, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
 }
 
 static bool name_listed(const GPtrArray *names, const char *name)
@@ -275,7 +259,7 @@ static bool serve_tcp(const config_t *cfg, tcp_conn_t *c)
     if (n <= 0)
         return false;
     c->len += (size_t)n;
-    c->last = now_ms();
+    c->last = lab_now_ms();
     while (c->len >= 2) {
         size_t mlen = dns_get16(c->buf);
         if (mlen > TCP_MSG_MAX) {
@@ -350,7 +334,7 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--host") == 0) {
             host = v;
         } else if (strcmp(a, "--port") == 0) {
-            ok = parse_int(v, 1, 65535, &port);
+            ok = lab_parse_long(v, 1, 65535, &port);
         } else if (strcmp(a, "--name") == 0) {
             ok = add_record(&cfg, v);
         } else if (strcmp(a, "--nxdomain") == 0 || strcmp(a, "--drop") == 0) {
@@ -361,9 +345,9 @@ int main(int argc, char **argv)
             ok = valid_name(v);
             cfg.zone = v;
         } else if (strcmp(a, "--ttl") == 0) {
-            ok = parse_int(v, 0, 2147483647L, &ttl);
+            ok = lab_parse_long(v, 0, 2147483647L, &ttl);
         } else if (strcmp(a, "--duration-s") == 0) {
-            ok = parse_int(v, 0, 86400L * 365, &duration_s);
+            ok = lab_parse_long(v, 0, 86400L * 365, &duration_s);
         } else {
             ok = false;
         }
@@ -398,8 +382,8 @@ int main(int argc, char **argv)
                 cfg.refuse_others ? "REFUSED" : "NXDOMAIN");
         tcp_conn_t *conns[MAX_TCP] = { 0 };
         int nconns = 0;
-        gint64 end = duration_s > 0 ? now_ms() + duration_s * 1000 : 0;
-        while (!stop_flag && !(end && now_ms() >= end)) {
+        gint64 end = duration_s > 0 ? lab_now_ms() + duration_s * 1000 : 0;
+        while (!stop_flag && !(end && lab_now_ms() >= end)) {
             struct pollfd p[2 + MAX_TCP];
             p[0] = (struct pollfd){ ufd, POLLIN, 0 };
             p[1] = (struct pollfd){ lfd, nconns < MAX_TCP ? POLLIN : 0, 0 };
@@ -410,7 +394,7 @@ int main(int argc, char **argv)
                 break;
             if (r > 0 && (p[0].revents & POLLIN))
                 serve_udp(&cfg, ufd);
-            gint64 now = now_ms();
+            gint64 now = lab_now_ms();
             for (int i = nconns - 1; i >= 0; i--) {
                 tcp_conn_t *c = conns[i];
                 bool keep = true;

@@ -410,7 +410,7 @@ static int handle_submit(conn_t *c, const http_lab_msg_t *m)
 static X509 *issued_cert(const server_t *s, const char *reqid)
 {
     long n;
-    if (!reqid || !enroll_lab_parse_int(reqid, FIRST_REQID, FIRST_REQID + MAX_ISSUED, &n) ||
+    if (!reqid || !lab_parse_long(reqid, FIRST_REQID, FIRST_REQID + MAX_ISSUED, &n) ||
         (size_t)(n - FIRST_REQID) >= s->issued->len)
         return NULL;
     return g_ptr_array_index(s->issued, (guint)(n - FIRST_REQID));
@@ -592,17 +592,17 @@ int main(int argc, char **argv)
         switch (opt) {
         case O_PKI: pki = optarg; break;
         case O_HOST: host = optarg; break;
-        case O_PORT: ok = ok && enroll_lab_parse_int(optarg, 1, 65535, &port); break;
+        case O_PORT: ok = ok && lab_parse_long(optarg, 1, 65535, &port); break;
         case O_TLS: ok = ok && lab_tls_variant_parse(optarg, &variant); break;
         case O_KEYLOG: keylog = optarg; break;
         case O_CERT: cert = optarg; break;
         case O_USER: user = optarg; break;
         case O_PASSWORD: password = optarg; break;
         case O_TEMPLATES: templates = optarg; break;
-        case O_LOGIN_DELAY: ok = ok && enroll_lab_parse_int(optarg, 0, 3600000, &login_delay); break;
-        case O_REQUEST_DELAY: ok = ok && enroll_lab_parse_int(optarg, 0, 3600000, &request_delay); break;
+        case O_LOGIN_DELAY: ok = ok && lab_parse_long(optarg, 0, 3600000, &login_delay); break;
+        case O_REQUEST_DELAY: ok = ok && lab_parse_long(optarg, 0, 3600000, &request_delay); break;
         case O_WRONG_KEY: wrong_key = true; break;
-        case O_CONNECTIONS: ok = ok && enroll_lab_parse_int(optarg, 0, 1000000, &connections); break;
+        case O_CONNECTIONS: ok = ok && lab_parse_long(optarg, 0, 1000000, &connections); break;
         case O_HELP: usage(); return 0;
         default: ok = false; break;
         }

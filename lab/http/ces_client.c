@@ -245,7 +245,7 @@ static int submit(client_t *c)
     if (c->resp->status != 200)
         return not_ok(c, "certfnsh.asp");
     char *id = excerpt(c->resp, "certnew.cer?ReqID=", "&", false, 32);
-    if (id && enroll_lab_parse_int(id, 0, 1000000000, &c->reqid)) {
+    if (id && lab_parse_long(id, 0, 1000000000, &c->reqid)) {
         lab_say(PROG, "Certificate Issued: ReqID %ld", c->reqid);
         g_free(id);
         return ENROLL_LAB_EXIT_OK;
@@ -394,7 +394,7 @@ int main(int argc, char **argv)
         switch (opt) {
         case O_PKI: c.net.pki = optarg; break;
         case O_HOST: c.net.host = optarg; break;
-        case O_PORT: ok = ok && enroll_lab_parse_int(optarg, 1, 65535, &port); break;
+        case O_PORT: ok = ok && lab_parse_long(optarg, 1, 65535, &port); break;
         case O_TLS: ok = ok && lab_tls_variant_parse(optarg, &c.net.variant); break;
         case O_KEYLOG: c.net.keylog = optarg; break;
         case O_SNI: c.net.sni = optarg; break;
@@ -405,7 +405,7 @@ int main(int argc, char **argv)
         case O_PASSWORD: c.password = optarg; break;
         case O_TEMPLATE: c.tmpl = optarg; break;
         case O_CN: c.cn = optarg; break;
-        case O_TIMEOUT: ok = ok && enroll_lab_parse_int(optarg, 1, 3600000, &timeout); break;
+        case O_TIMEOUT: ok = ok && lab_parse_long(optarg, 1, 3600000, &timeout); break;
         case O_STEPS: steps_arg = optarg; break;
         case O_SAVE: c.save_dir = optarg; break;
         case O_HELP: usage(); return 0;

@@ -424,19 +424,6 @@ void enroll_lab_ignore_sigpipe(void)
     sigaction(SIGPIPE, &sa, NULL);
 }
 
-bool enroll_lab_parse_int(const char *s, long min, long max, long *out)
-{
-    if (!s || !*s)
-        return false;
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
 int enroll_lab_client_connect(const char *prog, const enroll_lab_client_opts_t *o, SSL **ssl,
                               int *fd)
 {

@@ -80,8 +80,6 @@ char *enroll_lab_pki_path(const char *pki, const char *name);
 void enroll_lab_socket_timeouts(int fd, int ms);
 /* Once per program: a write to a peer that left must not kill us. */
 void enroll_lab_ignore_sigpipe(void);
-/* A decimal integer in [min, max], nothing else. */
-bool enroll_lab_parse_int(const char *s, long min, long max, long *out);
 
 /* Exit codes of the clients. */
 enum {

@@ -217,7 +217,7 @@ int main(int argc, char **argv)
         switch (opt) {
         case O_PKI: c.net.pki = optarg; break;
         case O_HOST: c.net.host = optarg; break;
-        case O_PORT: ok = ok && enroll_lab_parse_int(optarg, 1, 65535, &port); break;
+        case O_PORT: ok = ok && lab_parse_long(optarg, 1, 65535, &port); break;
         case O_TLS: ok = ok && lab_tls_variant_parse(optarg, &c.net.variant); break;
         case O_KEYLOG: c.net.keylog = optarg; break;
         case O_SNI: c.net.sni = optarg; break;
@@ -227,7 +227,7 @@ int main(int argc, char **argv)
         case O_USER: c.user = optarg; break;
         case O_PASSWORD: c.password = optarg; break;
         case O_CN: cn = optarg; break;
-        case O_TIMEOUT: ok = ok && enroll_lab_parse_int(optarg, 1, 3600000, &timeout); break;
+        case O_TIMEOUT: ok = ok && lab_parse_long(optarg, 1, 3600000, &timeout); break;
         case O_NO_CACERTS: no_cacerts = true; break;
         case O_REENROLL: reenroll = true; break;
         case O_SAVE: c.save_dir = optarg; break;

@@ -263,16 +263,16 @@ int main(int argc, char **argv)
         switch (opt) {
         case O_PKI: pki = optarg; break;
         case O_HOST: host = optarg; break;
-        case O_PORT: ok = ok && enroll_lab_parse_int(optarg, 1, 65535, &port); break;
+        case O_PORT: ok = ok && lab_parse_long(optarg, 1, 65535, &port); break;
         case O_TLS: ok = ok && lab_tls_variant_parse(optarg, &variant); break;
         case O_KEYLOG: keylog = optarg; break;
         case O_CERT: cert = optarg; break;
         case O_USER: srv.user = optarg; break;
         case O_PASSWORD: srv.password = optarg; break;
         case O_REJECT: srv.reject = true; break;
-        case O_DELAY: ok = ok && enroll_lab_parse_int(optarg, 0, 3600000, &delay); break;
+        case O_DELAY: ok = ok && lab_parse_long(optarg, 0, 3600000, &delay); break;
         case O_WRONG_KEY: wrong_key = true; break;
-        case O_CONNECTIONS: ok = ok && enroll_lab_parse_int(optarg, 0, 1000000, &connections); break;
+        case O_CONNECTIONS: ok = ok && lab_parse_long(optarg, 0, 1000000, &connections); break;
         case O_HELP: usage(); return 0;
         default: ok = false; break;
         }

@@ -72,11 +72,6 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
-static gint64 now_ms(void)
-{
-    return g_get_monotonic_time() / 1000;
-}
-
 static void usage(void)
 {
     fprintf(stderr,
@@ -86,17 +81,6 @@ static void usage(void)
             "  defaults: 127.0.0.1:80, --pki . --ca adcs-root, no shadow (GetNextCACert 404),\n"
             "  16 concurrent, 80 per minute then 15 s deaf, backlog 8, idle 180 s;\n"
             "  0 for a limit means none.\n");
-}
-
-static bool parse_int(const char *s, int min, int max, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max)
-        return false;
-    *out = (int)v;
-    return true;
 }
 
 static X509 *load_cert(const char *dir, const char *name)
@@ -166,7 +150,7 @@ static GBytes *next_ca_message(X509 *ca, EVP_PKEY *ca_key, X509 *next)
 static long read_some(int fd, char *buf, size_t cap, gint64 deadline)
 {
     while (!stop_flag) {
-        gint64 left = deadline - now_ms();
+        gint64 left = deadline - lab_now_ms();
         if (left <= 0)
             return -1;
         struct pollfd p = { fd, POLLIN, 0 };
@@ -366,7 +350,7 @@ static bool skip_body(conn_t *c, char *buf, size_t *buflen, size_t hdr_len, size
     }
     size_t left = len - have;
     *buflen = 0;
-    gint64 deadline = now_ms() + c->srv->idle_ms;
+    gint64 deadline = lab_now_ms() + c->srv->idle_ms;
     char tmp[4096];
     while (left > 0) {
         long n = read_some(c->fd, tmp, left < sizeof(tmp) ? left : sizeof(tmp), deadline);
@@ -385,7 +369,7 @@ static void serve(conn_t *c)
     const char *why = "client closed";
     for (;;) {
         size_t hdr_len = 0;
-        gint64 deadline = now_ms() + c->srv->idle_ms;
+        gint64 deadline = lab_now_ms() + c->srv->idle_ms;
         while (!find_header_end(buf, len, &hdr_len)) {
             if (len == REQ_CAP) {
                 respond(c->fd, 400, "Bad Request", NULL, "400 Bad Request\r\n", 17, false, false);
@@ -414,7 +398,7 @@ static void serve(conn_t *c)
         bool keep = http10 ? (conn_hdr && g_ascii_strcasecmp(conn_hdr, "keep-alive") == 0)
                            : !(conn_hdr && g_ascii_strcasecmp(conn_hdr, "close") == 0);
         int body = 0;
-        bool body_ok = !cl_hdr || parse_int(cl_hdr, 0, BODY_MAX, &body);
+        bool body_ok = !cl_hdr || lab_parse_int(cl_hdr, 0, BODY_MAX, &body);
         g_free(conn_hdr);
         g_free(cl_hdr);
         buf[hdr_len] = saved;
@@ -513,7 +497,7 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--host") == 0)
             host = v;
         else if (strcmp(a, "--port") == 0)
-            ok = ok && parse_int(v, 1, 65535, &port);
+            ok = ok && lab_parse_int(v, 1, 65535, &port);
         else if (strcmp(a, "--pki") == 0)
             pki = v;
         else if (strcmp(a, "--ca") == 0)
@@ -521,17 +505,17 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--shadow") == 0)
             shadow = v;
         else if (strcmp(a, "--max-concurrent") == 0)
-            ok = ok && parse_int(v, 0, 100000, &srv.max_concurrent);
+            ok = ok && lab_parse_int(v, 0, 100000, &srv.max_concurrent);
         else if (strcmp(a, "--max-per-minute") == 0)
-            ok = ok && parse_int(v, 0, 10000000, &srv.max_per_minute);
+            ok = ok && lab_parse_int(v, 0, 10000000, &srv.max_per_minute);
         else if (strcmp(a, "--deaf-seconds") == 0)
-            ok = ok && parse_int(v, 0, 3600, &srv.deaf_s);
+            ok = ok && lab_parse_int(v, 0, 3600, &srv.deaf_s);
         else if (strcmp(a, "--backlog") == 0)
-            ok = ok && parse_int(v, 0, 4096, &backlog);
+            ok = ok && lab_parse_int(v, 0, 4096, &backlog);
         else if (strcmp(a, "--idle-s") == 0)
-            ok = ok && parse_int(v, 1, 86400, &idle_s);
+            ok = ok && lab_parse_int(v, 1, 86400, &idle_s);
         else if (strcmp(a, "--duration-s") == 0)
-            ok = ok && parse_int(v, 0, 86400 * 365, &duration_s);
+            ok = ok && lab_parse_int(v, 0, 86400 * 365, &duration_s);
         else
             ok = false;
         if (!ok) {
@@ -587,12 +571,12 @@ int main(int argc, char **argv)
             shadow ? "200 with the shadow certificate" : "404: no shadow certificate",
             srv.max_concurrent, srv.max_per_minute, srv.deaf_s, backlog);
 
-    gint64 end = duration_s > 0 ? now_ms() + (gint64)duration_s * 1000 : 0;
+    gint64 end = duration_s > 0 ? lab_now_ms() + (gint64)duration_s * 1000 : 0;
     gint64 deaf_until = 0;
     bool deaf = false, at_limit = false;
     unsigned next_id = 1, accepted = 0, deaf_periods = 0;
     while (!stop_flag) {
-        gint64 now = now_ms();
+        gint64 now = lab_now_ms();
         if (end && now >= end)
             break;
         if (deaf) {
@@ -624,7 +608,7 @@ int main(int argc, char **argv)
         int r = poll(&p, 1, SLICE_MS);
         if (r <= 0)
             continue;
-        now = now_ms();
+        now = lab_now_ms();
         window_prune(&win, now);
         if (srv.max_per_minute > 0 && win.count >= srv.max_per_minute) {
             /* The waiting connection stays in the accept queue; with the

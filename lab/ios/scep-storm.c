@@ -52,22 +52,6 @@ typedef struct stats {
 static config_t cfg;
 static stats_t st;
 
-static gint64 now_ms(void)
-{
-    return g_get_monotonic_time() / 1000;
-}
-
-static bool parse_int(const char *s, int min, int max, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max)
-        return false;
-    *out = (int)v;
-    return true;
-}
-
 static void usage(void)
 {
     fprintf(stderr,
@@ -83,9 +67,9 @@ static void usage(void)
 static int client_connect(int client)
 {
     g_atomic_int_inc(&st.attempts);
-    gint64 t = now_ms();
+    gint64 t = lab_now_ms();
     int fd = lab_connect(cfg.host, (uint16_t)cfg.port, cfg.connect_timeout_ms);
-    gint64 took = now_ms() - t;
+    gint64 took = lab_now_ms() - t;
     if (fd < 0) {
         bool timeout = took >= cfg.connect_timeout_ms - 20;
         g_atomic_int_inc(timeout ? &st.timed_out : &st.refused);
@@ -129,7 +113,7 @@ static read_result_t read_response(int fd, int *status, bool *keep)
     size_t len = 0, hdr_len = 0;
     long body_len = -1;
     read_result_t res = RESP_CLOSED;
-    gint64 deadline = now_ms() + cfg.response_timeout_ms;
+    gint64 deadline = lab_now_ms() + cfg.response_timeout_ms;
     *status = 0;
     *keep = false;
     for (;;) {
@@ -163,7 +147,7 @@ static read_result_t read_response(int fd, int *status, bool *keep)
             res = RESP_CLOSED;
             break;
         }
-        gint64 left = deadline - now_ms();
+        gint64 left = deadline - lab_now_ms();
         struct pollfd p = { fd, POLLIN, 0 };
         int r = left > 0 ? poll(&p, 1, (int)left) : 0;
         if (r < 0 && errno == EINTR)
@@ -245,7 +229,7 @@ static gpointer worker(gpointer unused)
         if (client >= cfg.clients)
             break;
         gint64 start = cfg.t0 + (gint64)cfg.spread_ms * client / cfg.clients;
-        gint64 wait = start - now_ms();
+        gint64 wait = start - lab_now_ms();
         if (wait > 0)
             lab_sleep_ms((int)wait);
         run_client(client);
@@ -277,17 +261,17 @@ int main(int argc, char **argv)
         if (strcmp(a, "--host") == 0)
             cfg.host = v;
         else if (strcmp(a, "--port") == 0)
-            ok = ok && parse_int(v, 1, 65535, &cfg.port);
+            ok = ok && lab_parse_int(v, 1, 65535, &cfg.port);
         else if (strcmp(a, "--clients") == 0)
-            ok = ok && parse_int(v, 1, 100000, &cfg.clients);
+            ok = ok && lab_parse_int(v, 1, 100000, &cfg.clients);
         else if (strcmp(a, "--concurrency") == 0)
-            ok = ok && parse_int(v, 1, 2000, &cfg.concurrency);
+            ok = ok && lab_parse_int(v, 1, 2000, &cfg.concurrency);
         else if (strcmp(a, "--start-spread-ms") == 0)
-            ok = ok && parse_int(v, 0, 3600000, &cfg.spread_ms);
+            ok = ok && lab_parse_int(v, 0, 3600000, &cfg.spread_ms);
         else if (strcmp(a, "--connect-timeout-ms") == 0)
-            ok = ok && parse_int(v, 1, 600000, &cfg.connect_timeout_ms);
+            ok = ok && lab_parse_int(v, 1, 600000, &cfg.connect_timeout_ms);
         else if (strcmp(a, "--response-timeout-ms") == 0)
-            ok = ok && parse_int(v, 1, 600000, &cfg.response_timeout_ms);
+            ok = ok && lab_parse_int(v, 1, 600000, &cfg.response_timeout_ms);
         else if (strcmp(a, "--message") == 0)
             ok = ok && strlen(v) < 64 && strpbrk(v, " \r\n&") == NULL;
         else
@@ -305,14 +289,14 @@ int main(int argc, char **argv)
     lab_say(PROG, "%d clients, %d at a time, over %d ms, to %s:%d (%s)", cfg.clients, threads,
             cfg.spread_ms, cfg.host, cfg.port,
             cfg.separate ? "one HTTP/1.0 connection a request" : "one keep-alive connection a client");
-    cfg.t0 = now_ms();
+    cfg.t0 = lab_now_ms();
     GThread **pool = g_new0(GThread *, (gsize)threads);
     for (int i = 0; i < threads; i++)
         pool[i] = g_thread_new("client", worker, NULL);
     for (int i = 0; i < threads; i++)
         g_thread_join(pool[i]);
     g_free(pool);
-    gint64 took = now_ms() - cfg.t0;
+    gint64 took = lab_now_ms() - cfg.t0;
 
     printf("clients: %d\n", cfg.clients);
     printf("attempts: %d\n", st.attempts);
