@@ -158,7 +158,7 @@ def mixed(lab, ctx):
     ctx.client("dns-query", "--server", HOST, "--port", "53", "ca.example.test", "A", expect_exit=0)
     ces_client(lab, ctx, *CES_STARTUP)
     for i, phone in enumerate(MIXED_PHONES):
-        ctx.pause(6)
+        ctx.pause(14)
         if i == 2:
             ctx.client("dns-query", "--server", HOST, "--port", "53", "capf.example.test", "A",
                        expect_exit=3)
@@ -316,7 +316,7 @@ SCENARIOS = [
     Scenario("scep-no-shadow-ca", "A SCEP client asks the IOS CA for its rollover certificate: GetNextCACert answered 404.",
              "tcp port 80", scep_no_shadow,
              [("verdict", "SCEP_NO_SHADOW_CA", HOST), ("inner", "none")]),
-    Scenario("mixed-enrollment", "About a minute and a half of a cluster: twelve phones enroll through CAPF (one refused as already issued, one unknown, one cut short), CES fetches the CA chain and enrolls once, one template is refused, one name does not resolve.",
+    Scenario("mixed-enrollment", "About three minutes of a cluster: twelve phones enroll through CAPF (one refused as already issued, one unknown, one cut short), CES fetches the CA chain and enrolls once, one template is refused, one name does not resolve.",
              "tcp port 3804 or tcp port 443 or port 53", mixed, mixed_expect()),
     Scenario("tcp-queue-limit", "300 SCEP clients against an IOS CA limited to 16 concurrent and 80 connections a minute: 15 s periods of unanswered SYNs.",
              "tcp port 80", tcp_queue_limit,
