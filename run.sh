@@ -38,12 +38,17 @@ install_missing() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
-build() { # build DIR [meson options...]
+build() { # build DIR [meson options...]; quiet unless something fails
   local dir=$1; shift
-  if [ ! -f "$dir/build.ninja" ]; then
-    meson setup "$dir" "$@" >/dev/null
+  local log
+  log=$(mktemp)
+  if [ ! -f "$dir/build.ninja" ] && ! meson setup "$dir" "$@" >"$log" 2>&1; then
+    cat "$log" >&2; rm -f "$log"; say "meson setup failed in $dir"; exit 2
   fi
-  ninja -C "$dir" >/dev/null
+  if ! ninja -C "$dir" >"$log" 2>&1; then
+    cat "$log" >&2; rm -f "$log"; say "the build failed in $dir"; exit 2
+  fi
+  rm -f "$log"
 }
 
 main_job() {
@@ -64,6 +69,9 @@ main_job() {
 }
 
 test_job() {
+  # The main command's release build too: optimisation brings warnings of
+  # its own, and warnings are errors.
+  build build --buildtype=release
   build build-test -Db_sanitize=address,undefined -Db_lundef=false
   local status=0
   meson test -C build-test --print-errorlogs --num-processes 2 || status=$?

@@ -1,6 +1,8 @@
 /* Keys and certificates of the test PKI, made with OpenSSL 3's C API. */
 #include "pki.h"
 
+#include <glib.h>
+
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -66,10 +68,9 @@ static bool add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value, const 
     bool ok = ext != NULL && X509_add_ext(x, ext, -1) == 1;
     X509_EXTENSION_free(ext);
     if (!ok) {
-        char what[256];
-        snprintf(what, sizeof(what), "%s: cannot add extension %s = %s", name, OBJ_nid2sn(nid),
-                 value);
+        char *what = g_strdup_printf("%s: cannot add extension %s = %s", name, OBJ_nid2sn(nid), value);
         lab_ssl_errors(PKI_PROG, what);
+        g_free(what);
     }
     return ok;
 }
