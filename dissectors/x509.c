@@ -6,6 +6,7 @@
 #include <glib.h>
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -166,6 +167,50 @@ static void describe_key(X509 *cert, cert_info_t *out)
              EVP_PKEY_get_bits(key));
 }
 
+/* MD5 of "Modulus=<HEX>\n" for an RSA (or RSA-PSS) key, as the openssl
+ * commands print the modulus (BN_print: upper case, no leading zero digit). */
+static bool pkey_modulus_md5(const EVP_PKEY *key, char out[CERT_MODULUS_MD5_HEX_LEN + 1])
+{
+    out[0] = '\0';
+    if (!key || !(EVP_PKEY_is_a(key, "RSA") || EVP_PKEY_is_a(key, "RSA-PSS")))
+        return false;
+    BIGNUM *n = NULL;
+    if (!EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) || !n)
+        return false;
+    char *hex = BN_bn2hex(n);
+    BN_free(n);
+    if (!hex)
+        return false;
+    const char *digits = hex;
+    while (digits[0] == '0' && digits[1] != '\0')
+        digits++;
+    char *text = g_strdup_printf("Modulus=%s\n", digits);
+    OPENSSL_free(hex);
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_len = 0;
+    bool ok = EVP_Digest(text, strlen(text), digest, &digest_len, EVP_md5(), NULL) && digest_len == 16;
+    g_free(text);
+    if (!ok)
+        return false;
+    for (unsigned i = 0; i < digest_len; i++)
+        snprintf(out + 2 * i, 3, "%02x", digest[i]);
+    return true;
+}
+
+bool x509_spki_modulus_md5(byte_span_t spki_der, char out[CERT_MODULUS_MD5_HEX_LEN + 1])
+{
+    out[0] = '\0';
+    if (spki_der.len == 0 || spki_der.len > (size_t)G_MAXINT32)
+        return false;
+    const unsigned char *p = spki_der.ptr;
+    EVP_PKEY *key = d2i_PUBKEY(NULL, &p, (long)spki_der.len);
+    if (!key)
+        return false;
+    bool ok = pkey_modulus_md5(key, out);
+    EVP_PKEY_free(key);
+    return ok;
+}
+
 static bool starts_with_nocase(const char *text, const char *prefix)
 {
     return g_ascii_strncasecmp(text, prefix, strlen(prefix)) == 0;
@@ -232,6 +277,7 @@ bool x509_cert_parse(byte_span_t der, const cert_patterns_t *patterns, cert_info
     out->self_signed = out->self_issued && X509_self_signed(cert, 1) == 1;
     out->is_ca = (X509_get_extension_flags(cert) & EXFLAG_CA) != 0;
     describe_key(cert, out);
+    pkey_modulus_md5(X509_get0_pubkey(cert), out->modulus_md5);
     out->kind = x509_classify(out, patterns);
     X509_free(cert);
     return true;

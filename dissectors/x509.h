@@ -30,6 +30,7 @@ typedef struct cert_patterns {
 const cert_patterns_t *cert_patterns_default(void);
 
 #define CERT_SHA1_HEX_LEN 40
+#define CERT_MODULUS_MD5_HEX_LEN 32
 
 typedef struct cert_info {
     bool parsed;
@@ -49,6 +50,7 @@ typedef struct cert_info {
     bool self_signed;           /* self-issued and its signature verifies with its own key */
     bool is_ca;                 /* basicConstraints cA */
     char key_type[32];          /* "RSA 2048", "EC 256", ... */
+    char modulus_md5[CERT_MODULUS_MD5_HEX_LEN + 1]; /* RSA keys: see x509_spki_modulus_md5; else "" */
     cert_kind_t kind;
 } cert_info_t;
 
@@ -60,6 +62,13 @@ void x509_cert_info_clear(cert_info_t *info);
 /* Kind from the issuer and self-signature (self-signed wins: CAPF's own
  * certificate is issued by "CAPF-..." to itself and is not an LSC). */
 cert_kind_t x509_classify(const cert_info_t *info, const cert_patterns_t *patterns);
+
+/* For an RSA SubjectPublicKeyInfo (DER), the MD5 in lower-case hex of the
+ * text "Modulus=<modulus in upper-case hex, no leading zeros>\n": what
+ * `openssl x509 -noout -modulus | openssl md5` (or `req`, `rsa -pubin`)
+ * hashes, the usual way to tell whether a certificate, a CSR and a key go
+ * together.  False, with out empty, for other keys or bytes that do not parse. */
+bool x509_spki_modulus_md5(byte_span_t spki_der, char out[CERT_MODULUS_MD5_HEX_LEN + 1]);
 
 /* Formats a DER-encoded distinguished name (as in a CertificateRequest's CA
  * list) the same way as cert_info_t.subject.  Returns NULL if it does not parse. */

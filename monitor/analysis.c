@@ -8,6 +8,22 @@ void analysis_emit_tls(analysis_t *a, const flow_t *flow, const tls_conn_t *tls,
             a->sinks[i]->tls(a->sinks[i], flow, tls, at, changed, final);
 }
 
+void analysis_emit_capf(analysis_t *a, const flow_t *flow, const capf_message_t *msg,
+                        const capf_event_extra_t *extra, const packet_info_t *at)
+{
+    for (unsigned i = 0; i < a->sink_count; i++)
+        if (a->sinks[i]->capf)
+            a->sinks[i]->capf(a->sinks[i], flow, msg, extra, at);
+}
+
+void analysis_emit_capf_end(analysis_t *a, const flow_t *flow, const capf_conn_t *conn,
+                            const packet_info_t *at)
+{
+    for (unsigned i = 0; i < a->sink_count; i++)
+        if (a->sinks[i]->capf_end)
+            a->sinks[i]->capf_end(a->sinks[i], flow, conn, at);
+}
+
 void analysis_emit_flow_end(analysis_t *a, const flow_t *flow, flow_end_reason_t reason)
 {
     for (unsigned i = 0; i < a->sink_count; i++)

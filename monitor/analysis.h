@@ -5,6 +5,7 @@
 #ifndef ENROLLMON_ANALYSIS_H
 #define ENROLLMON_ANALYSIS_H
 
+#include "../dissectors/capf.h"
 #include "../dissectors/decode.h"
 #include "../dissectors/x509.h"
 #include "cert_cache.h"
@@ -51,6 +52,8 @@ typedef struct run_stats {
 } run_stats_t;
 
 typedef struct tls_conn tls_conn_t;
+typedef struct capf_conn capf_conn_t;                 /* monitor/capf_flow.h */
+typedef struct capf_event_extra capf_event_extra_t;   /* monitor/capf_flow.h */
 
 /* A consumer of finished records (JSON lines, the terminal report, ...).
  * Sinks only read what they are given. */
@@ -60,6 +63,14 @@ struct event_sink {
      * writes only then); final: the connection is over, nothing follows. */
     void (*tls)(event_sink_t *self, const flow_t *flow, const tls_conn_t *tls,
                 const packet_info_t *at, bool changed, bool final);
+    /* One complete CAPF message (either direction).  msg, extra and the
+     * bytes they point into are valid during the call only. */
+    void (*capf)(event_sink_t *self, const flow_t *flow, const capf_message_t *msg,
+                 const capf_event_extra_t *extra, const packet_info_t *at);
+    /* A CAPF connection is over; conn holds what the session showed (its
+     * state is freed after the call). */
+    void (*capf_end)(event_sink_t *self, const flow_t *flow, const capf_conn_t *conn,
+                     const packet_info_t *at);
     void (*flow_end)(event_sink_t *self, const flow_t *flow, flow_end_reason_t reason,
                      const packet_info_t *at);
     void (*stats)(event_sink_t *self, const run_stats_t *stats, const memcap_t *memcap,
@@ -72,6 +83,7 @@ struct event_sink {
 
 typedef struct analysis {
     monitor_limits_t limits;
+    uint16_t capf_port;         /* where CAPF is expected (default 3804) */
     memcap_t memcap;
     const cert_patterns_t *patterns;
     cert_cache_t *certs;
@@ -83,6 +95,10 @@ typedef struct analysis {
 
 void analysis_emit_tls(analysis_t *a, const flow_t *flow, const tls_conn_t *tls,
                        const packet_info_t *at, bool changed, bool final);
+void analysis_emit_capf(analysis_t *a, const flow_t *flow, const capf_message_t *msg,
+                        const capf_event_extra_t *extra, const packet_info_t *at);
+void analysis_emit_capf_end(analysis_t *a, const flow_t *flow, const capf_conn_t *conn,
+                            const packet_info_t *at);
 void analysis_emit_flow_end(analysis_t *a, const flow_t *flow, flow_end_reason_t reason);
 void analysis_emit_stats(analysis_t *a);
 

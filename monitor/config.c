@@ -4,6 +4,7 @@
 
 #define GROUP_KINDS "certificate-kinds"
 #define GROUP_LIMITS "limits"
+#define GROUP_CAPF "capf"
 
 void config_defaults(monitor_config_t *config)
 {
@@ -12,6 +13,7 @@ void config_defaults(monitor_config_t *config)
     config->patterns.lsc_issuer_cn_prefixes = g_strdupv(d->lsc_issuer_cn_prefixes);
     config->patterns.mic_issuer_cns = g_strdupv(d->mic_issuer_cns);
     monitor_limits_default(&config->limits);
+    config->capf_port = 3804;
 }
 
 void config_clear(monitor_config_t *config)
@@ -92,6 +94,33 @@ static bool load_limits(monitor_config_t *config, GKeyFile *kf, const char *path
     return ok;
 }
 
+static bool load_capf(monitor_config_t *config, GKeyFile *kf, const char *path, GError **error)
+{
+    gsize n = 0;
+    char **keys = g_key_file_get_keys(kf, GROUP_CAPF, &n, NULL);
+    bool ok = true;
+    for (gsize i = 0; ok && i < n; i++) {
+        if (strcmp(keys[i], "port") != 0) {
+            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
+                        "%s: unknown key '%s' in [%s]", path, keys[i], GROUP_CAPF);
+            ok = false;
+            break;
+        }
+        GError *e = NULL;
+        guint64 v = g_key_file_get_uint64(kf, GROUP_CAPF, keys[i], &e);
+        if (e || v == 0 || v > 65535) {
+            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                        "%s: [%s] port must be a TCP port (1 to 65535)", path, GROUP_CAPF);
+            g_clear_error(&e);
+            ok = false;
+            break;
+        }
+        config->capf_port = (uint16_t)v;
+    }
+    g_strfreev(keys);
+    return ok;
+}
+
 static bool load_kinds(monitor_config_t *config, GKeyFile *kf, const char *path, GError **error)
 {
     gsize n = 0;
@@ -133,14 +162,16 @@ bool config_load(monitor_config_t *config, const char *path, GError **error)
     char **groups = g_key_file_get_groups(kf, &n);
     bool ok = true;
     for (gsize i = 0; ok && i < n; i++) {
-        if (strcmp(groups[i], GROUP_KINDS) != 0 && strcmp(groups[i], GROUP_LIMITS) != 0) {
+        if (strcmp(groups[i], GROUP_KINDS) != 0 && strcmp(groups[i], GROUP_LIMITS) != 0 &&
+            strcmp(groups[i], GROUP_CAPF) != 0) {
             g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND,
                         "%s: unknown group [%s]", path, groups[i]);
             ok = false;
         }
     }
     g_strfreev(groups);
-    ok = ok && load_kinds(config, kf, path, error) && load_limits(config, kf, path, error);
+    ok = ok && load_kinds(config, kf, path, error) && load_limits(config, kf, path, error) &&
+         load_capf(config, kf, path, error);
     g_key_file_free(kf);
     if (ok) {
         g_free(config->source);

@@ -12,6 +12,7 @@
 typedef struct monitor_config {
     cert_patterns_t patterns;   /* owned string vectors */
     monitor_limits_t limits;
+    uint16_t capf_port;         /* [capf] port; default 3804 */
     char *source;               /* the file read, or NULL for built-in defaults */
 } monitor_config_t;
 

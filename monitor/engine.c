@@ -1,5 +1,6 @@
 #include "engine.h"
 
+#include "capf_flow.h"
 #include "classify.h"
 #include "flow_table.h"
 #include "ipfrag.h"
@@ -35,6 +36,7 @@ engine_t *engine_new(const engine_options_t *options, GError **error)
     }
     e->a.limits = options->limits;
     e->a.patterns = options->patterns ? options->patterns : cert_patterns_default();
+    e->a.capf_port = options->capf_port ? options->capf_port : CAPF_DEFAULT_PORT;
     memcap_init(&e->a.memcap, e->a.limits.global_memory, e->a.limits.flow_memory);
     e->a.certs = cert_cache_new(e->a.patterns, 4096);
     cert_cache_set_memcap(e->a.certs, &e->a.memcap);
@@ -71,13 +73,26 @@ typedef struct stream_ctx {
     flow_t *flow;
 } stream_ctx_t;
 
+/* CAPF in the clear: on the CAPF port, a stream that starts with a CAPF
+ * message instead of a TLS record (captures of tools that log plaintext). */
+static bool starts_plaintext_capf(const analysis_t *a, const flow_t *flow, int dir, byte_span_t data)
+{
+    return !flow->tls && flow->stream_bytes[dir] == 0 && flow->server.port == a->capf_port &&
+           capf_starts_stream(data);
+}
+
 static void on_stream_data(void *ctx, int dir, byte_span_t data)
 {
     stream_ctx_t *sc = ctx;
     flow_t *flow = sc->flow;
+    analysis_t *a = &sc->e->a;
     if (flow->stream_ignored[dir])
         return;
-    if (!tls_flow_data(&sc->e->a, flow, dir, data))
+    if (!flow->capf_plaintext && starts_plaintext_capf(a, flow, dir, data))
+        flow->capf_plaintext = true;
+    if (flow->capf_plaintext)
+        capf_flow_data(a, flow, dir, dir == DIR_TO_SERVER, data);
+    else if (!tls_flow_data(a, flow, dir, data))
         flow->stream_ignored[dir] = true;
     flow->stream_bytes[dir] += data.len;
 }
@@ -87,7 +102,9 @@ static void on_stream_gap(void *ctx, int dir, uint64_t missing)
     stream_ctx_t *sc = ctx;
     sc->e->a.stats.tcp_gaps++;
     sc->e->a.stats.tcp_gap_bytes += missing;
-    if (!sc->flow->stream_ignored[dir])
+    if (sc->flow->capf_plaintext)
+        capf_flow_gap(&sc->e->a, sc->flow, dir);
+    else if (!sc->flow->stream_ignored[dir])
         tls_flow_gap(&sc->e->a, sc->flow, dir, missing);
     sc->flow->stream_bytes[dir] += missing;
 }
@@ -112,6 +129,7 @@ static void conclude_streams(engine_t *e, flow_t *flow)
             tcp_dir_flush(&flow->tcp[d], &env, d);
     }
     tls_flow_end(&e->a, flow);
+    capf_flow_end(&e->a, flow);
 }
 
 static void retire(engine_t *e, flow_t *flow, flow_end_reason_t reason)

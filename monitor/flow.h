@@ -57,6 +57,7 @@ typedef struct tcp_flags_seen {
 } tcp_flags_seen_t;
 
 typedef struct tls_conn tls_conn_t;
+typedef struct capf_conn capf_conn_t;
 typedef struct classify_flow classify_flow_t;
 
 /* The last bytes of a direction's stream that could still be the start of
@@ -94,8 +95,10 @@ typedef struct flow {
     size_t state_bytes;       /* the flow's own state, charged to the global cap only */
     tls_conn_t *tls;
     bool tls_seen;            /* TLS was found (the state is freed at close) */
+    capf_conn_t *capf;        /* CAPF messages being followed (monitor/capf_flow.h) */
     classify_flow_t *classify;
     bool stream_ignored[2];   /* no analysis wants this direction's bytes */
+    bool capf_plaintext;      /* CAPF in the clear on the CAPF port (tools that log plaintext) */
     stream_carry_t carry[2];
     uint64_t stream_bytes[2]; /* ordered bytes delivered so far */
 } flow_t;

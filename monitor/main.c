@@ -32,6 +32,7 @@ typedef struct options {
     char *config_path;
     gboolean quiet;
     gboolean version;
+    gint capf_port;
 } options_t;
 
 static void fail_line(const char *message)
@@ -72,6 +73,8 @@ static bool parse_options(int *argc, char ***argv, options_t *opt)
           "Write JSON-lines events to OUT ('-' for standard output)", "OUT" },
         { "config", 0, 0, G_OPTION_ARG_FILENAME, &opt->config_path,
           "Configuration file (certificate kinds, limits)", "FILE" },
+        { "capf-port", 0, 0, G_OPTION_ARG_INT, &opt->capf_port,
+          "TCP port of the CAPF service (default 3804, or the configuration's)", "PORT" },
         { "quiet", 'q', 0, G_OPTION_ARG_NONE, &opt->quiet,
           "No per-connection lines on the terminal, only the summary", NULL },
         { "version", 0, 0, G_OPTION_ARG_NONE, &opt->version, "Print the version and exit", NULL },
@@ -108,7 +111,8 @@ static void options_clear(options_t *opt)
 static int analyse(const options_t *opt, const monitor_config_t *config)
 {
     GError *error = NULL;
-    engine_options_t eopt = { config->limits, &config->patterns };
+    engine_options_t eopt = { config->limits, &config->patterns,
+                              opt->capf_port ? (uint16_t)opt->capf_port : config->capf_port };
     engine_t *engine = engine_new(&eopt, &error);
     if (!engine) {
         fail_line(error->message);
@@ -169,6 +173,10 @@ int main(int argc, char **argv)
     if (opt.version) {
         printf("enrollmon %s\n", ENROLLMON_VERSION);
         status = EXIT_ALL_DONE;
+        goto out;
+    }
+    if (opt.capf_port < 0 || opt.capf_port > 65535) {
+        fail_line("--capf-port must be a TCP port (1 to 65535)");
         goto out;
     }
     if (!opt.read_files || !opt.read_files[0]) {

@@ -37,5 +37,7 @@ void cert_json_write(json_t *j, const char *key, const cert_info_t *cert)
     json_bool(j, "self_signed", cert->self_signed);
     json_bool(j, "is_ca", cert->is_ca);
     json_string(j, "key", cert->key_type);
+    if (cert->modulus_md5[0])
+        json_string(j, "modulus_md5", cert->modulus_md5);
     json_object_end(j);
 }

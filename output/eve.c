@@ -1,5 +1,6 @@
 #include "eve.h"
 
+#include "../monitor/capf_flow.h"
 #include "../monitor/classify.h"
 #include "../monitor/tls_flow.h"
 #include "cert_json.h"
@@ -200,6 +201,90 @@ static void eve_tls(event_sink_t *base, const flow_t *flow, const tls_conn_t *tl
     end_event(s, &j);
 }
 
+/* Field values longer than this are cut in value_hex ("truncated": true). */
+#define CAPF_VALUE_HEX_MAX 256
+
+static void write_hex(json_t *j, const char *key, byte_span_t bytes, size_t max, bool *cut)
+{
+    static const char digits[] = "0123456789abcdef";
+    cursor_t c = cur_from_span(bytes);
+    size_t n = cur_remaining(&c) < max ? cur_remaining(&c) : max;
+    *cut = n < cur_remaining(&c);
+    char *hex = g_malloc(2 * n + 1);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t b = cur_u8(&c);
+        hex[2 * i] = digits[b >> 4];
+        hex[2 * i + 1] = digits[b & 15];
+    }
+    hex[2 * n] = '\0';
+    json_string_len(j, key, hex, 2 * n);
+    g_free(hex);
+}
+
+static void eve_capf(event_sink_t *base, const flow_t *flow, const capf_message_t *msg,
+                     const capf_event_extra_t *extra, const packet_info_t *at)
+{
+    eve_sink_t *s = (eve_sink_t *)base;
+    json_t j;
+    char text[16];
+    begin_event(s, &j, "capf", at, flow);
+    json_object_begin(&j, "capf");
+    json_uint(&j, "opcode", msg->opcode);
+    const capf_name_t *op = capf_opcode_lookup(msg->opcode);
+    json_string(&j, "opcode_name", op ? op->name : NULL);
+    snprintf(text, sizeof(text), "0x%08x", (unsigned)msg->session_id);
+    json_string(&j, "session_id", text);
+    json_string(&j, "direction", extra->from_client ? "to_server" : "to_client");
+    json_uint(&j, "body_len", msg->body_len);
+    json_array_begin(&j, "fields");
+    for (unsigned i = 0; i < msg->field_count; i++) {
+        const capf_field_t *f = &msg->fields[i];
+        json_object_begin(&j, NULL);
+        json_uint(&j, "tag", f->tag);
+        const capf_name_t *tag = f->depth == 0 ? capf_tag_lookup(f->tag) : NULL;
+        if (tag)
+            json_string(&j, "tag_name", tag->name);
+        if (f->depth)
+            json_uint(&j, "depth", f->depth);
+        json_uint(&j, "len", f->len);
+        bool cut = false;
+        write_hex(&j, "value_hex", f->value, CAPF_VALUE_HEX_MAX, &cut);
+        /* Cut here, or by the end of the body (a malformed field). */
+        if (cut || f->value.len < f->len)
+            json_bool(&j, "truncated", true);
+        json_object_end(&j);
+    }
+    json_array_end(&j);
+    if (msg->fields_total > msg->field_count)
+        json_uint(&j, "fields_total", msg->fields_total);
+    /* The device named in this message, else the one the session named. */
+    const capf_conn_t *conn = extra->conn;
+    if (msg->has_device)
+        json_string(&j, "device", msg->device);
+    else if (conn && conn->has_device)
+        json_string(&j, "device", conn->device);
+    else
+        json_null(&j, "device");
+    if (msg->has_status) {
+        json_uint(&j, "status", msg->status);
+        const capf_name_t *st = capf_status_lookup(msg->status);
+        json_string(&j, "status_name", st ? st->name : NULL);
+    } else {
+        json_null(&j, "status");
+        json_null(&j, "status_name");
+    }
+    if (extra->cert)
+        cert_json_write(&j, "cert", &extra->cert->info);
+    if (extra->csr_modulus_md5 && extra->csr_modulus_md5[0])
+        json_string(&j, "csr_modulus_md5", extra->csr_modulus_md5);
+    if (extra->cert_match_known)
+        json_bool(&j, "cert_matches_csr", extra->cert_matches_csr);
+    if (msg->malformed)
+        json_bool(&j, "malformed", true);
+    json_object_end(&j);
+    end_event(s, &j);
+}
+
 static void eve_flow_end(event_sink_t *base, const flow_t *flow, flow_end_reason_t reason,
                          const packet_info_t *at)
 {
@@ -369,6 +454,7 @@ event_sink_t *eve_sink_new(const char *path, GError **error)
     }
     eve_sink_t *s = g_new0(eve_sink_t, 1);
     s->base.tls = eve_tls;
+    s->base.capf = eve_capf;
     s->base.flow_end = eve_flow_end;
     s->base.stats = eve_stats;
     s->base.finish = eve_finish;

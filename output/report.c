@@ -1,5 +1,6 @@
 #include "report.h"
 
+#include "../monitor/capf_flow.h"
 #include "../monitor/tls_flow.h"
 
 #include <glib.h>
@@ -13,6 +14,9 @@ typedef struct report_sink {
     uint64_t kinds[CERT_KIND_CA_ISSUED + 1];
     uint64_t fatal_alerts;
     uint64_t failed_handshakes;
+    uint64_t capf_sessions;
+    uint64_t capf_outcomes[CAPF_OUTCOME_ISSUED + 1];
+    uint64_t capf_key_mismatches;
 } report_sink_t;
 
 /* "LSC SEP74A02FC0A675 <- CAPF-1a2b3c4d": kind, leaf CN, issuer CN. */
@@ -93,6 +97,63 @@ static void report_tls(event_sink_t *base, const flow_t *flow, const tls_conn_t 
     r->tls_lines++;
 }
 
+/* One line per CAPF connection when it ends:
+ * capf #7 10.1.1.20:51562 -> 10.1.1.5:3804 device=SEP74A02FC0A675 session=0x00001001
+ *   opcodes=01,02,03,04,09,0a,0f issued | cert: LSC SEP74A02FC0A675 <- CAPF-1a2b3c4d, key matches CSR */
+static void report_capf_end(event_sink_t *base, const flow_t *flow, const capf_conn_t *conn,
+                            const packet_info_t *at)
+{
+    report_sink_t *r = (report_sink_t *)base;
+    (void)at;
+    capf_outcome_t outcome = capf_conn_outcome(conn);
+    if (outcome == CAPF_OUTCOME_NONE)
+        return;
+    r->capf_sessions++;
+    r->capf_outcomes[outcome]++;
+    if (conn->key_match_known && !conn->cert_matches_csr)
+        r->capf_key_mismatches++;
+    if (r->quiet)
+        return;
+    char client[IP_ADDR_TEXT_MAX], server[IP_ADDR_TEXT_MAX];
+    ip_addr_format(&flow->client.addr, client, sizeof(client));
+    ip_addr_format(&flow->server.addr, server, sizeof(server));
+    bool v6c = flow->client.addr.family == 6, v6s = flow->server.addr.family == 6;
+    GString *line = g_string_new(NULL);
+    g_string_append_printf(line, "capf #%" G_GUINT64_FORMAT " %s%s%s:%u -> %s%s%s:%u device=%s",
+                           flow->id, v6c ? "[" : "", client, v6c ? "]" : "", flow->client.port,
+                           v6s ? "[" : "", server, v6s ? "]" : "", flow->server.port,
+                           conn->has_device ? conn->device : "-");
+    if (conn->has_session_id)
+        g_string_append_printf(line, " session=0x%08x", (unsigned)conn->session_id);
+    g_string_append(line, " opcodes=");
+    for (unsigned i = 0; i < conn->opcode_count; i++)
+        g_string_append_printf(line, "%s%02x", i ? "," : "", conn->opcodes[i]);
+    if (conn->opcodes_total > conn->opcode_count)
+        g_string_append_printf(line, ",... (%u)", conn->opcodes_total);
+    g_string_append_printf(line, " %s", capf_outcome_name(outcome));
+    if ((outcome == CAPF_OUTCOME_REFUSED || outcome == CAPF_OUTCOME_ENDED) && conn->end_has_status) {
+        const capf_name_t *st = capf_status_lookup(conn->end_status);
+        g_string_append_printf(line, ": %s (status 0x%02x, frame %" G_GUINT64_FORMAT ")",
+                               st ? st->name : "unknown", conn->end_status, conn->end_at.pcap_cnt);
+    }
+    if (conn->certificate) {
+        const cert_info_t *cert = &conn->certificate->info;
+        g_string_append_printf(line, " | cert: %s", cert_kind_name(cert->kind));
+        if (cert->parsed)
+            g_string_append_printf(line, " %s <- %s", cert->subject_cn ? cert->subject_cn : "(no CN)",
+                                   cert->issuer_cn ? cert->issuer_cn : "(no CN)");
+        g_string_append_printf(line, " (frame %" G_GUINT64_FORMAT ")", conn->certificate_at.pcap_cnt);
+        if (conn->key_match_known)
+            g_string_append(line, conn->cert_matches_csr ? ", key matches CSR" : ", KEY DIFFERS FROM CSR");
+    }
+    if (conn->malformed)
+        g_string_append_printf(line, " | %" G_GUINT64_FORMAT " malformed", conn->malformed);
+    if (conn->resyncs[0] || conn->resyncs[1] || conn->gaps[0] || conn->gaps[1])
+        g_string_append(line, " | framing lost and resumed");
+    fprintf(r->out, "%s\n", line->str);
+    g_string_free(line, TRUE);
+}
+
 static void report_stats(event_sink_t *base, const run_stats_t *st, const memcap_t *mc,
                          const packet_info_t *at)
 {
@@ -125,6 +186,15 @@ static void report_stats(event_sink_t *base, const run_stats_t *st, const memcap
         fprintf(r->out, "memory: %" G_GUINT64_FORMAT " flows retired early, %" G_GUINT64_FORMAT
                         " TLS connections not followed, %" G_GUINT64_FORMAT " certificates not kept\n",
                 st->flows_evicted, st->tls_not_followed, st->tls_certs_not_kept);
+    if (r->capf_sessions)
+        fprintf(r->out,
+                "capf: %" G_GUINT64_FORMAT " sessions (issued %" G_GUINT64_FORMAT
+                ", not acknowledged %" G_GUINT64_FORMAT ", refused %" G_GUINT64_FORMAT
+                ", other %" G_GUINT64_FORMAT "; certificate key differs from CSR: %" G_GUINT64_FORMAT ")\n",
+                r->capf_sessions, r->capf_outcomes[CAPF_OUTCOME_ISSUED],
+                r->capf_outcomes[CAPF_OUTCOME_ISSUED_UNACKED], r->capf_outcomes[CAPF_OUTCOME_REFUSED],
+                r->capf_outcomes[CAPF_OUTCOME_INCOMPLETE] + r->capf_outcomes[CAPF_OUTCOME_ENDED],
+                r->capf_key_mismatches);
     if (st->tcp_gaps)
         fprintf(r->out, "tcp: %" G_GUINT64_FORMAT " gaps (%" G_GUINT64_FORMAT
                         " bytes missing from the capture)\n",
@@ -145,6 +215,7 @@ event_sink_t *report_sink_new(FILE *out, bool quiet)
 {
     report_sink_t *r = g_new0(report_sink_t, 1);
     r->base.tls = report_tls;
+    r->base.capf_end = report_capf_end;
     r->base.stats = report_stats;
     r->base.finish = report_finish;
     r->base.destroy = report_destroy;
