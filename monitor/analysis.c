@@ -37,3 +37,10 @@ void analysis_emit_stats(analysis_t *a)
         if (a->sinks[i]->stats)
             a->sinks[i]->stats(a->sinks[i], &a->stats, &a->memcap, &a->packet);
 }
+
+void analysis_emit_tls_plaintext(analysis_t *a, const flow_t *flow, bool from_client, byte_span_t data)
+{
+    for (unsigned i = 0; i < a->sink_count; i++)
+        if (a->sinks[i]->tls_plaintext)
+            a->sinks[i]->tls_plaintext(a->sinks[i], flow, from_client, data, &a->packet);
+}

@@ -13,6 +13,7 @@
 #include "limits.h"
 #include "memcap.h"
 #include "packet_info.h"
+#include "tls_decrypt.h"
 
 #include <stdint.h>
 
@@ -44,6 +45,8 @@ typedef struct run_stats {
     uint64_t tls_invalid_streams;
     uint64_t tls_not_followed;     /* TLS found but no memory left to follow it */
     uint64_t tls_certs_not_kept;   /* certificates seen but not kept: memory cap */
+    uint64_t tls_decrypted;        /* connections with at least one record decrypted */
+    uint64_t tls_decrypt_failures; /* records that did not decrypt (keys that do not match) */
     uint64_t files_read;
     uint64_t files_failed;
     uint64_t files_truncated;
@@ -75,6 +78,9 @@ struct event_sink {
                      const packet_info_t *at);
     void (*stats)(event_sink_t *self, const run_stats_t *stats, const memcap_t *memcap,
                   const packet_info_t *at);
+    /* Decrypted TLS application data of one direction, in order. */
+    void (*tls_plaintext)(event_sink_t *self, const flow_t *flow, bool from_client,
+                          byte_span_t data, const packet_info_t *at);
     void (*finish)(event_sink_t *self);
     void (*destroy)(event_sink_t *self);
 };
@@ -84,6 +90,7 @@ struct event_sink {
 typedef struct analysis {
     monitor_limits_t limits;
     uint16_t capf_port;         /* where CAPF is expected (default 3804) */
+    const tls_keys_t *keys;     /* key logs and RSA keys given for the run */
     memcap_t memcap;
     const cert_patterns_t *patterns;
     cert_cache_t *certs;
@@ -101,5 +108,6 @@ void analysis_emit_capf_end(analysis_t *a, const flow_t *flow, const capf_conn_t
                             const packet_info_t *at);
 void analysis_emit_flow_end(analysis_t *a, const flow_t *flow, flow_end_reason_t reason);
 void analysis_emit_stats(analysis_t *a);
+void analysis_emit_tls_plaintext(analysis_t *a, const flow_t *flow, bool from_client, byte_span_t data);
 
 #endif

@@ -37,6 +37,7 @@ engine_t *engine_new(const engine_options_t *options, GError **error)
     e->a.limits = options->limits;
     e->a.patterns = options->patterns ? options->patterns : cert_patterns_default();
     e->a.capf_port = options->capf_port ? options->capf_port : CAPF_DEFAULT_PORT;
+    e->a.keys = options->keys;
     memcap_init(&e->a.memcap, e->a.limits.global_memory, e->a.limits.flow_memory);
     e->a.certs = cert_cache_new(e->a.patterns, 4096);
     cert_cache_set_memcap(e->a.certs, &e->a.memcap);

@@ -15,6 +15,7 @@ typedef struct engine_options {
     monitor_limits_t limits;
     const cert_patterns_t *patterns;
     uint16_t capf_port;         /* 0: the default, 3804 */
+    const tls_keys_t *keys;     /* NULL: nothing to decrypt with */
 } engine_options_t;
 
 /* NULL with error set when a part (nDPI) cannot start. */

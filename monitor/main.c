@@ -7,13 +7,17 @@
  * readable input).
  */
 #include "../output/eve.h"
+#include "../output/plaintext_dump.h"
 #include "../output/report.h"
 #include "capture.h"
 #include "config.h"
 #include "engine.h"
+#include "keylog.h"
 
+#include <errno.h>
 #include <glib.h>
 #include <locale.h>
+#include <openssl/pem.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,6 +37,9 @@ typedef struct options {
     gboolean quiet;
     gboolean version;
     gint capf_port;
+    char **keylog_files;
+    char **rsa_key_files;
+    char *dump_plaintext_dir;
 } options_t;
 
 static void fail_line(const char *message)
@@ -73,6 +80,12 @@ static bool parse_options(int *argc, char ***argv, options_t *opt)
           "Write JSON-lines events to OUT ('-' for standard output)", "OUT" },
         { "config", 0, 0, G_OPTION_ARG_FILENAME, &opt->config_path,
           "Configuration file (certificate kinds, limits)", "FILE" },
+        { "keylog", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt->keylog_files,
+          "NSS key log (SSLKEYLOGFILE) to decrypt TLS with (repeat for several)", "FILE" },
+        { "rsa-key", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt->rsa_key_files,
+          "A server's PEM private key, for TLS with RSA key exchange (repeat for several)", "FILE" },
+        { "dump-plaintext", 0, 0, G_OPTION_ARG_FILENAME, &opt->dump_plaintext_dir,
+          "Write decrypted application data to DIR/<flow>-<client|server>.bin", "DIR" },
         { "capf-port", 0, 0, G_OPTION_ARG_INT, &opt->capf_port,
           "TCP port of the CAPF service (default 3804, or the configuration's)", "PORT" },
         { "quiet", 'q', 0, G_OPTION_ARG_NONE, &opt->quiet,
@@ -102,17 +115,83 @@ static bool parse_options(int *argc, char ***argv, options_t *opt)
 
 static void options_clear(options_t *opt)
 {
+    g_strfreev(opt->keylog_files);
+    g_strfreev(opt->rsa_key_files);
+    g_free(opt->dump_plaintext_dir);
     g_strfreev(opt->read_files);
     g_free(opt->json_path);
     g_free(opt->config_path);
 }
 
+/* A server's private key for RSA key exchange.  Errors never show the key. */
+static EVP_PKEY *load_rsa_key(const char *path, char **problem)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        *problem = g_strdup_printf("cannot read the RSA key '%s': %s", path, g_strerror(errno));
+        return NULL;
+    }
+    EVP_PKEY *key = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
+    fclose(fp);
+    if (!key) {
+        *problem = g_strdup_printf("'%s' is not an unencrypted PEM private key", path);
+        return NULL;
+    }
+    if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
+        *problem = g_strdup_printf("'%s' is not an RSA key (only RSA key exchange can be decrypted with a key)", path);
+        EVP_PKEY_free(key);
+        return NULL;
+    }
+    return key;
+}
+
+static void free_pkey(gpointer key)
+{
+    EVP_PKEY_free(key);
+}
+
+/* Key logs and RSA keys, all read before any capture: a bad one is one line. */
+static bool load_keys(const options_t *opt, tls_keys_t *keys)
+{
+    GError *error = NULL;
+    for (char **f = opt->keylog_files; f && *f; f++) {
+        if (!keys->keylog)
+            keys->keylog = keylog_new();
+        if (!keylog_load_file(keys->keylog, *f, &error)) {
+            fail_line(error->message);
+            g_error_free(error);
+            return false;
+        }
+    }
+    for (char **f = opt->rsa_key_files; f && *f; f++) {
+        char *problem = NULL;
+        EVP_PKEY *key = load_rsa_key(*f, &problem);
+        if (!key) {
+            fail_line(problem);
+            g_free(problem);
+            return false;
+        }
+        if (!keys->rsa_keys)
+            keys->rsa_keys = g_ptr_array_new_with_free_func(free_pkey);
+        g_ptr_array_add(keys->rsa_keys, key);
+    }
+    return true;
+}
+
+static void keys_clear(tls_keys_t *keys)
+{
+    keylog_free(keys->keylog);
+    if (keys->rsa_keys)
+        g_ptr_array_free(keys->rsa_keys, TRUE);
+    memset(keys, 0, sizeof(*keys));
+}
+
 /* Reads every capture; returns the exit status. */
-static int analyse(const options_t *opt, const monitor_config_t *config)
+static int analyse(const options_t *opt, const monitor_config_t *config, const tls_keys_t *keys)
 {
     GError *error = NULL;
     engine_options_t eopt = { config->limits, &config->patterns,
-                              opt->capf_port ? (uint16_t)opt->capf_port : config->capf_port };
+                              opt->capf_port ? (uint16_t)opt->capf_port : config->capf_port, keys };
     engine_t *engine = engine_new(&eopt, &error);
     if (!engine) {
         fail_line(error->message);
@@ -129,6 +208,16 @@ static int analyse(const options_t *opt, const monitor_config_t *config)
             return EXIT_NOTHING_DONE;
         }
         engine_add_sink(engine, eve);
+    }
+    if (opt->dump_plaintext_dir) {
+        event_sink_t *dump = plaintext_dump_sink_new(opt->dump_plaintext_dir, &error);
+        if (!dump) {
+            fail_line(error->message);
+            g_error_free(error);
+            engine_free(engine);
+            return EXIT_NOTHING_DONE;
+        }
+        engine_add_sink(engine, dump);
     }
     /* With events on standard output the readable report moves to stderr. */
     bool events_on_stdout = opt->json_path && strcmp(opt->json_path, "-") == 0;
@@ -192,7 +281,10 @@ int main(int argc, char **argv)
         g_error_free(error);
         goto out;
     }
-    status = analyse(&opt, &config);
+    tls_keys_t keys = { 0 };
+    if (load_keys(&opt, &keys))
+        status = analyse(&opt, &config, &keys);
+    keys_clear(&keys);
 out:
     config_clear(&config);
     options_clear(&opt);

@@ -1,5 +1,7 @@
 #include "tls_flow.h"
 
+#include "capf_flow.h"
+
 #include <string.h>
 
 const char *tls_state_name(tls_state_t state)
@@ -33,6 +35,7 @@ static tls_conn_t *tls_conn_new(analysis_t *a, int client_dir)
     tls->ca_names = g_ptr_array_new_with_free_func(g_free);
     tls->cert_messages = g_array_new(FALSE, TRUE, sizeof(tls_cert_message_t));
     tls->alerts = g_array_new(FALSE, TRUE, sizeof(tls_alert_seen_t));
+    tls_decrypt_init(&tls->decrypt, a->keys);
     for (int d = 0; d < 2; d++) {
         pdu_stream_init(&tls->records[d]);
         pdu_stream_init(&tls->handshake[d]);
@@ -55,6 +58,11 @@ static void tls_conn_free(analysis_t *a, flow_t *flow, tls_conn_t *tls)
     g_array_free(tls->cert_messages, TRUE);
     g_array_free(tls->alerts, TRUE);
     g_ptr_array_free(tls->ca_names, TRUE);
+    tls_decrypt_clear(&tls->decrypt);
+    if (tls->plaintext) {
+        g_free(tls->plaintext);
+        memcap_release(&a->memcap, NULL, TLS_MAX_PLAINTEXT);
+    }
     g_free(tls);
     memcap_release(&a->memcap, NULL, sizeof(tls_conn_t));
 }
@@ -115,6 +123,7 @@ static void on_client_hello(tls_delivery_t *dl, byte_span_t body)
         tls->roles_known = true;
     }
     tls->client_hello_seen = true;
+    tls_decrypt_client_hello(&tls->decrypt, tls->client_dir, hello.random);
     tls->client_version = tls_client_hello_max_version(&hello);
     tls->has_sni = hello.has_sni;
     memcpy(tls->sni, hello.sni, sizeof(tls->sni));
@@ -139,6 +148,8 @@ static void on_server_hello(tls_delivery_t *dl, byte_span_t body)
         tls->hello_retry = true;
         return; /* a second ClientHello follows in the clear */
     }
+    tls_decrypt_server_hello(&tls->decrypt, hello.random, hello.cipher_suite, hello.selected_version,
+                             hello.extended_master_secret, hello.encrypt_then_mac);
     if (hello.selected_version == TLS_VERSION_1_3 || (hello.selected_version >> 8) == 0x7f) {
         /* Everything after the ServerHello is protected, both ways. */
         tls->tls13 = true;
@@ -159,6 +170,8 @@ static void on_certificate(tls_delivery_t *dl, byte_span_t body)
     msg.count = list.count;
     msg.at = dl->a->packet;
     msg.certs = g_ptr_array_sized_new(list.kept);
+    if (!tls_dir_is_client(dl->tls, dl->dir) && list.kept)
+        tls_decrypt_server_certificate(&dl->tls->decrypt, list.der[0]);
     for (unsigned i = 0; i < list.kept; i++) {
         cert_ref_t *ref = cert_cache_get(dl->a->certs, list.der[i]);
         if (ref)
@@ -246,7 +259,17 @@ static void handshake_message(void *ctx, byte_span_t pdu, size_t full_length)
         return; /* oversize: only the header was kept */
     byte_span_t body = cur_rest(&c);
     learn_roles(dl->tls, dl->dir, h.type);
+    tls_decrypt_handshake(&dl->tls->decrypt, pdu);
     switch (h.type) {
+    case TLS_HS_CLIENT_KEY_EXCHANGE:
+        tls_decrypt_client_key_exchange(&dl->tls->decrypt, body);
+        break;
+    case TLS_HS_FINISHED:
+        tls_decrypt_tls13_finished(&dl->tls->decrypt, dl->dir);
+        break;
+    case TLS_HS_KEY_UPDATE:
+        tls_decrypt_tls13_key_update(&dl->tls->decrypt, dl->dir);
+        break;
     case TLS_HS_CLIENT_HELLO:
         on_client_hello(dl, body);
         break;
@@ -266,6 +289,24 @@ static void handshake_message(void *ctx, byte_span_t pdu, size_t full_length)
 
 /* ---- records ---- */
 
+/* Alerts read in the clear, or decrypted with the keys. */
+static void record_plain_alerts(tls_delivery_t *dl, byte_span_t payload, bool decrypted)
+{
+    cursor_t c = cur_from_span(payload);
+    bool fatal = false;
+    while (cur_has(&c, 2)) {
+        tls_alert_t parsed;
+        tls_alert_parse(&c, &parsed);
+        tls_alert_seen_t alert = { dl->dir, false, decrypted, parsed.level, parsed.description,
+                                   dl->a->packet };
+        g_array_append_val(dl->tls->alerts, alert);
+        dl->a->stats.tls_alerts++;
+        fatal = fatal || parsed.level == 2;
+    }
+    if (fatal)
+        conclude(dl, TLS_STATE_FAILED);
+}
+
 static void on_alert_record(tls_delivery_t *dl, byte_span_t payload)
 {
     tls_conn_t *tls = dl->tls;
@@ -284,25 +325,14 @@ static void on_alert_record(tls_delivery_t *dl, byte_span_t payload)
     else
         plaintext = payload.len % 2 == 0 && payload.len <= 8;
     if (!plaintext) {
-        tls_alert_seen_t alert = { dl->dir, true, 0, 0, dl->a->packet };
+        tls_alert_seen_t alert = { dl->dir, true, false, 0, 0, dl->a->packet };
         g_array_append_val(tls->alerts, alert);
         dl->a->stats.tls_alerts++;
         if (tls->state == TLS_STATE_HANDSHAKE && !tls->midstream)
             conclude(dl, TLS_STATE_FAILED);
         return;
     }
-    cursor_t c = cur_from_span(payload);
-    bool fatal = false;
-    while (cur_has(&c, 2)) {
-        tls_alert_t parsed;
-        tls_alert_parse(&c, &parsed);
-        tls_alert_seen_t alert = { dl->dir, false, parsed.level, parsed.description, dl->a->packet };
-        g_array_append_val(tls->alerts, alert);
-        dl->a->stats.tls_alerts++;
-        fatal = fatal || parsed.level == 2;
-    }
-    if (fatal)
-        conclude(dl, TLS_STATE_FAILED);
+    record_plain_alerts(dl, payload, false);
 }
 
 static pdu_frame_t record_frame(void *ctx, byte_span_t start)
@@ -325,8 +355,72 @@ static pdu_frame_t record_frame(void *ctx, byte_span_t start)
     /* Bodies we cannot read are skipped, never buffered. */
     bool opaque = h.content_type == TLS_CT_APPLICATION_DATA || h.content_type == TLS_CT_HEARTBEAT ||
                   (h.content_type == TLS_CT_HANDSHAKE && dl->tls->encrypted[dl->dir]);
+    if (opaque && h.content_type != TLS_CT_HEARTBEAT && tls_decrypt_can(&dl->tls->decrypt, dl->dir))
+        opaque = false;
     f.keep = opaque ? TLS_RECORD_HEADER_LEN : f.length;
     return f;
+}
+
+/* Decrypted application data: to the dissector that wants it. */
+static void application_plaintext(tls_delivery_t *dl, byte_span_t data)
+{
+    tls_conn_t *tls = dl->tls;
+    bool from_client = tls_dir_is_client(tls, dl->dir);
+    analysis_emit_tls_plaintext(dl->a, dl->flow, from_client, data);
+    if (!tls->app_checked && data.len) {
+        /* CAPF: on its port, or wherever a server opens with a CAPF hello */
+        tls->app_checked = true;
+        tls->app_is_capf = dl->flow->server.port == dl->a->capf_port ||
+                           (!from_client && capf_starts_stream(data));
+    }
+    if (tls->app_is_capf)
+        capf_flow_data(dl->a, dl->flow, dl->dir, from_client, data);
+}
+
+/* A protected record read with the keys: its plaintext goes where the
+ * clear one would have gone.  False when it does not decrypt. */
+static bool decrypted_record(tls_delivery_t *dl, const tls_record_header_t *h, byte_span_t pdu)
+{
+    tls_conn_t *tls = dl->tls;
+    if (!tls->plaintext) {
+        if (!memcap_reserve(&dl->a->memcap, NULL, TLS_MAX_PLAINTEXT))
+            return false;
+        tls->plaintext = g_malloc(TLS_MAX_PLAINTEXT);
+    }
+    cursor_t c = cur_from_span(pdu);
+    byte_span_t header = cur_view(&c, TLS_RECORD_HEADER_LEN);
+    byte_span_t body = cur_rest(&c);
+    size_t len = 0;
+    uint8_t inner = h->content_type;
+    if (!tls_decrypt_record(&tls->decrypt, dl->dir, header, body, tls->plaintext, &len, &inner)) {
+        dl->a->stats.tls_decrypt_failures++;
+        return false;
+    }
+    byte_span_t plain = { tls->plaintext, len };
+    if (h->content_type == TLS_CT_APPLICATION_DATA) {
+        tls->application_records[dl->dir]++;
+        tls->application_bytes[dl->dir] += h->length;
+    }
+    switch (inner) {
+    case TLS_CT_HANDSHAKE: {
+        pdu_stream_env_t env = { &dl->a->memcap, &dl->flow->memory, handshake_frame,
+                                 handshake_message, dl };
+        if (!pdu_stream_feed(&tls->handshake[dl->dir], &env, plain))
+            pdu_stream_reset(&tls->handshake[dl->dir], &env);
+        break;
+    }
+    case TLS_CT_ALERT:
+        record_plain_alerts(dl, plain, true);
+        break;
+    case TLS_CT_APPLICATION_DATA:
+        application_plaintext(dl, plain);
+        break;
+    default:
+        break;
+    }
+    if (tls->state == TLS_STATE_HANDSHAKE)
+        check_established(dl);
+    return true;
 }
 
 static void record(void *ctx, byte_span_t pdu, size_t full_length)
@@ -339,10 +433,15 @@ static void record(void *ctx, byte_span_t pdu, size_t full_length)
         return;
     tls->record_count[dl->dir]++;
     byte_span_t payload = cur_rest(&c);
+    bool protected_record = tls->encrypted[dl->dir] && h.content_type != TLS_CT_CHANGE_CIPHER_SPEC &&
+                            pdu.len == full_length;
+    if (protected_record && tls_decrypt_can(&tls->decrypt, dl->dir) && decrypted_record(dl, &h, pdu))
+        return;
     switch (h.content_type) {
     case TLS_CT_CHANGE_CIPHER_SPEC:
         tls->ccs_seen[dl->dir] = true;
         tls->encrypted[dl->dir] = true;
+        tls_decrypt_change_cipher_spec(&tls->decrypt, dl->dir);
         break;
     case TLS_CT_ALERT:
         on_alert_record(dl, payload);
@@ -615,6 +714,9 @@ void tls_flow_end(analysis_t *a, flow_t *flow)
         return;
     if (tls->state == TLS_STATE_HANDSHAKE)
         tls->state = TLS_STATE_INCOMPLETE;
+    tls_decrypt_conclude(&tls->decrypt);
+    if (tls->decrypt.records[0] || tls->decrypt.records[1])
+        a->stats.tls_decrypted++;
     /* The last word comes with the flow's last packet, whatever packet
      * (of another flow, for a timeout) made the run notice the end. */
     emit(a, flow, tls, &flow->last_packet, true);

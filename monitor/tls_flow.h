@@ -12,6 +12,7 @@
 #include "cert_cache.h"
 #include "flow.h"
 #include "pdu_stream.h"
+#include "tls_decrypt.h"
 
 #include <glib.h>
 
@@ -26,7 +27,8 @@ const char *tls_state_name(tls_state_t state);
 
 typedef struct tls_alert_seen {
     int from_dir;        /* direction the alert travelled in */
-    bool encrypted;      /* sent under encryption: level and description unknown */
+    bool encrypted;      /* sent under encryption and not decrypted: level and description unknown */
+    bool decrypted;      /* sent under encryption, read with the keys */
     uint8_t level;
     uint8_t description;
     packet_info_t at;
@@ -82,6 +84,11 @@ struct tls_conn {
     unsigned resyncs[2];      /* times the record framing was lost and searched for */
     bool roles_known;         /* who is the TLS client is known (a hello, or mid-stream
                                * a message only one side sends) */
+
+    tls_decrypt_t decrypt;
+    uint8_t *plaintext;       /* TLS_MAX_PLAINTEXT bytes while decrypting */
+    bool app_is_capf;         /* the decrypted application data is CAPF */
+    bool app_checked;         /* ... decided on the first application data */
 
     tls_state_t state;
     bool emitted;

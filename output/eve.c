@@ -125,9 +125,10 @@ static void eve_tls(event_sink_t *base, const flow_t *flow, const tls_conn_t *tl
         json_bool(&j, "midstream", true);
     write_cert_list(&j, "server_certs", tls, false);
     write_cert_list(&j, "client_certs", tls, true);
+    bool decrypted = tls->decrypt.records[0] || tls->decrypt.records[1];
     /* TLS 1.3 encrypts the certificates: without keys they are not
      * inspectable, which must not read as "none were sent". */
-    json_bool(&j, "certs_visible", !tls->tls13);
+    json_bool(&j, "certs_visible", !tls->tls13 || decrypted);
     if (tls->certificate_request_seen) {
         json_object_begin(&j, "certificate_request");
         json_uint(&j, "pcap_cnt", tls->certificate_request_at.pcap_cnt);
@@ -184,12 +185,27 @@ static void eve_tls(event_sink_t *base, const flow_t *flow, const tls_conn_t *tl
             json_string(&j, "level", tls_alert_level_name(al->level));
             json_string(&j, "description", tls_alert_description_name(al->description));
             json_uint(&j, "code", al->description);
+            if (al->decrypted)
+                json_bool(&j, "decrypted", true);
         }
         json_uint(&j, "pcap_cnt", al->at.pcap_cnt);
         json_object_end(&j);
     }
     json_array_end(&j);
-    json_bool(&j, "decrypted", false);
+    json_bool(&j, "decrypted", decrypted);
+    if (tls->decrypt.state != TLS_DECRYPT_NOT_ATTEMPTED) {
+        json_object_begin(&j, "decryption");
+        json_string(&j, "status", tls_decrypt_state_name(tls->decrypt.state));
+        if (tls->decrypt.reason)
+            json_string(&j, "reason", tls->decrypt.reason);
+        if (tls->decrypt.suite)
+            json_string(&j, "cipher_suite_name", tls->decrypt.suite->name);
+        json_uint(&j, "records_toserver", tls->decrypt.records[tls->client_dir]);
+        json_uint(&j, "records_toclient", tls->decrypt.records[!tls->client_dir]);
+        json_uint(&j, "bytes_toserver", tls->decrypt.bytes[tls->client_dir]);
+        json_uint(&j, "bytes_toclient", tls->decrypt.bytes[!tls->client_dir]);
+        json_object_end(&j);
+    }
     if (tls->gaps[0] || tls->gaps[1])
         json_uint(&j, "gaps", tls->gaps[0] + tls->gaps[1]);
     if (tls->oversize_messages)
@@ -388,6 +404,8 @@ static void eve_stats(event_sink_t *base, const run_stats_t *st, const memcap_t 
     json_uint(&j, "invalid_streams", st->tls_invalid_streams);
     json_uint(&j, "not_followed", st->tls_not_followed);
     json_uint(&j, "certificates_not_kept", st->tls_certs_not_kept);
+    json_uint(&j, "decrypted_connections", st->tls_decrypted);
+    json_uint(&j, "decrypt_failures", st->tls_decrypt_failures);
     json_object_end(&j);
     json_object_begin(&j, "memory");
     /* everything that grows with traffic: flows, their buffers, TLS state,

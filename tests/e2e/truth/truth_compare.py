@@ -3,10 +3,11 @@
 
 The captures live in ../shared/pcaps-ext/ (relative to the source root),
 their truth in ../shared/pcaps-ext/truth/ (see truth/HOWTO.md there).  For
-every capture that MANIFEST.tsv lists and that is not paired with a key log
-or an RSA key, enrollmon is run with no hint at all:
+every capture that MANIFEST.tsv lists, enrollmon is run with no hint at all
+(no port to decode as TLS), given only the key log or RSA key that the
+truth itself was made with:
 
-    $ENROLLMON -q -r CAPTURE --json TMPFILE
+    $ENROLLMON -q -r CAPTURE --json TMPFILE [--keylog KEYS | --rsa-key KEY]
 
 and, per TCP connection and per direction (sender endpoint), the ordered
 Certificate messages (subject CN and issuer CN of each certificate) and
@@ -190,9 +191,9 @@ class MonConn:
         self.tls = ev["tls"]
 
 
-def run_enrollmon(exe, capture, tmpdir):
+def run_enrollmon(exe, capture, tmpdir, key_args=()):
     out = os.path.join(tmpdir, os.path.basename(capture) + ".json")
-    p = subprocess.run([exe, "-q", "-r", capture, "--json", out],
+    p = subprocess.run([exe, "-q", "-r", capture, "--json", out, *key_args],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if p.returncode != 0:
         return None, "enrollmon exited with %d: %s" % (
@@ -438,10 +439,13 @@ def main():
             if not is_capture(path):
                 continue
             opts = entry.get("truth_options") or ""
-            if "keylog=" in opts or "rsakey=" in opts:
-                print("%s: not compared here (truth made with keys: %s); compared in the "
-                      "decryption issue" % (name, opts))
-                continue
+            # Truth made with keys is compared with enrollmon given the same keys.
+            key_args = []
+            for opt in opts.split(","):
+                if opt.startswith("keylog="):
+                    key_args += ["--keylog", os.path.join(ext, opt[len("keylog="):])]
+                elif opt.startswith("rsakey="):
+                    key_args += ["--rsa-key", os.path.join(ext, opt[len("rsakey="):])]
             tpath = os.path.join(truth_dir, name + ".tls.tsv")
             if not os.path.isfile(tpath):
                 fail("%s: no truth file %s" % (name, os.path.join(EXT_REL, "truth",
@@ -450,7 +454,7 @@ def main():
             if non_tcp:
                 print("%s: %d TLS row(s) of the truth not on TCP (e.g. QUIC/DTLS): out of scope"
                       % (name, non_tcp))
-            mon_conns, err = run_enrollmon(exe, path, tmp)
+            mon_conns, err = run_enrollmon(exe, path, tmp, key_args)
             if err:
                 res.disagree(name, "-", "enrollmon run", err)
                 continue
