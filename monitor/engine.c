@@ -242,6 +242,7 @@ static flow_t *new_flow(engine_t *e, const flow_key_t *key, const ip_result_t *i
     flow->server = client_src ? dst : src;
     flow->client_is_lo = client_src == src_lo;
     flow->first_ts_us = e->a.packet.ts_us;
+    flow->closed_by = -1;
     flow->first_packet = e->a.packet;
     tcp_dir_init(&flow->tcp[0]);
     tcp_dir_init(&flow->tcp[1]);
@@ -269,6 +270,11 @@ static void update_tcp_state(engine_t *e, flow_t *flow, int dir, const tcp_resul
         seen->rst[dir]++;
     if (flags & TCP_FLAG_FIN)
         seen->fin[dir]++;
+    if (flow->closed_by < 0 && (flags & (TCP_FLAG_FIN | TCP_FLAG_RST))) {
+        flow->closed_by = (int8_t)dir;
+        flow->closed_by_rst = (flags & TCP_FLAG_RST) != 0;
+        flow->closed_at = e->a.packet;
+    }
     if (!seen->handshake_complete && seen->syn && seen->synack && dir == DIR_TO_SERVER &&
         (flags & TCP_FLAG_ACK) && !(flags & (TCP_FLAG_SYN | TCP_FLAG_RST)))
         seen->handshake_complete = true;

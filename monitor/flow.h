@@ -88,6 +88,9 @@ typedef struct flow {
     struct flow *newer;
 
     tcp_flags_seen_t tcp_flags;
+    int8_t closed_by;         /* direction of the first FIN or RST, -1 while open */
+    bool closed_by_rst;       /* ... and whether it was an RST */
+    packet_info_t closed_at;
     tcp_dir_t tcp[2];
     bool tcp_closed;
 

@@ -76,7 +76,9 @@ static bool has_news(const tls_conn_t *tls)
 
 static void emit(analysis_t *a, flow_t *flow, tls_conn_t *tls, const packet_info_t *at, bool final)
 {
-    bool changed = has_news(tls);
+    /* A CAPF session's last record carries how it ended and what its
+     * record sizes say: it always goes out. */
+    bool changed = has_news(tls) || (final && tls->on_capf_port);
     if (!changed && !final)
         return;
     analysis_emit_tls(a, flow, tls, at, changed, final);
@@ -150,6 +152,9 @@ static void on_server_hello(tls_delivery_t *dl, byte_span_t body)
     }
     tls_decrypt_server_hello(&tls->decrypt, hello.random, hello.cipher_suite, hello.selected_version,
                              hello.extended_master_secret, hello.encrypt_then_mac);
+    tls->capf_infer.version = hello.selected_version;
+    tls->capf_infer.cipher_suite = hello.cipher_suite;
+    tls->capf_infer.encrypt_then_mac = hello.encrypt_then_mac;
     if (hello.selected_version == TLS_VERSION_1_3 || (hello.selected_version >> 8) == 0x7f) {
         /* Everything after the ServerHello is protected, both ways. */
         tls->tls13 = true;
@@ -325,6 +330,11 @@ static void on_alert_record(tls_delivery_t *dl, byte_span_t payload)
     else
         plaintext = payload.len % 2 == 0 && payload.len <= 8;
     if (!plaintext) {
+        if (!tls->capf_infer.any_close_notify) {
+            /* after the handshake an encrypted alert is nearly always close_notify */
+            tls->capf_infer.any_close_notify = true;
+            tls->capf_infer.server_close_notify_first = !tls_dir_is_client(tls, dl->dir);
+        }
         tls_alert_seen_t alert = { dl->dir, true, false, 0, 0, dl->a->packet };
         g_array_append_val(tls->alerts, alert);
         dl->a->stats.tls_alerts++;
@@ -400,6 +410,8 @@ static bool decrypted_record(tls_delivery_t *dl, const tls_record_header_t *h, b
     if (h->content_type == TLS_CT_APPLICATION_DATA) {
         tls->application_records[dl->dir]++;
         tls->application_bytes[dl->dir] += h->length;
+        if (tls->on_capf_port && inner == TLS_CT_APPLICATION_DATA)
+            capf_infer_add_record(&tls->capf_infer, tls_dir_is_client(tls, dl->dir), h->length);
     }
     switch (inner) {
     case TLS_CT_HANDSHAKE: {
@@ -462,6 +474,8 @@ static void record(void *ctx, byte_span_t pdu, size_t full_length)
     case TLS_CT_APPLICATION_DATA:
         tls->application_records[dl->dir]++;
         tls->application_bytes[dl->dir] += h.length;
+        if (tls->on_capf_port)
+            capf_infer_add_record(&tls->capf_infer, tls_dir_is_client(tls, dl->dir), h.length);
         if (!tls->encrypted[dl->dir] && (tls->midstream || !tls->server_hello_seen))
             tls->encrypted[dl->dir] = true; /* picked up after the handshake */
         break;
@@ -669,6 +683,7 @@ bool tls_flow_data(analysis_t *a, flow_t *flow, int dir, byte_span_t data)
             return false; /* no memory to follow it: counted in the stats */
         }
         tls->midstream = midstream;
+        tls->on_capf_port = flow->server.port == a->capf_port;
         flow->tls = tls;
         flow->tls_seen = true;
     }
@@ -715,6 +730,10 @@ void tls_flow_end(analysis_t *a, flow_t *flow)
     if (tls->state == TLS_STATE_HANDSHAKE)
         tls->state = TLS_STATE_INCOMPLETE;
     tls_decrypt_conclude(&tls->decrypt);
+    if (flow->closed_by >= 0) {
+        tls->capf_infer.client_closed_first = tls_dir_is_client(tls, flow->closed_by);
+        tls->capf_infer.closed_with_rst = flow->closed_by_rst;
+    }
     if (tls->decrypt.records[0] || tls->decrypt.records[1])
         a->stats.tls_decrypted++;
     /* The last word comes with the flow's last packet, whatever packet

@@ -91,7 +91,6 @@ static void eve_tls(event_sink_t *base, const flow_t *flow, const tls_conn_t *tl
                     const packet_info_t *at, bool changed, bool final)
 {
     eve_sink_t *s = (eve_sink_t *)base;
-    (void)final;
     if (!changed)
         return;
     json_t j;
@@ -212,6 +211,37 @@ static void eve_tls(event_sink_t *base, const flow_t *flow, const tls_conn_t *tl
         json_uint(&j, "oversize_handshake_messages", tls->oversize_messages);
     if (tls->invalid[0] || tls->invalid[1])
         json_bool(&j, "stream_invalid", true);
+    /* How the connection ended and how long it lasted. */
+    json_object_begin(&j, "end");
+    if (flow->closed_by >= 0) {
+        json_string(&j, "by", side_name(tls, flow->closed_by));
+        json_string(&j, "how", flow->closed_by_rst ? "rst" : "fin");
+        json_uint(&j, "pcap_cnt", flow->closed_at.pcap_cnt);
+    } else {
+        json_null(&j, "by");
+        json_string(&j, "how", "open");
+    }
+    json_object_end(&j);
+    json_int(&j, "duration_ms", (flow->last_ts_us - flow->first_ts_us) / 1000);
+    /* the inference needs the whole session: only in its last record */
+    if (tls->on_capf_port && final) {
+        const capf_infer_input_t *ci = &tls->capf_infer;
+        json_object_begin(&j, "capf_inferred");
+        json_bool(&j, "inferred", true);
+        json_string(&j, "outcome", capf_inferred_outcome_name(capf_infer_outcome(ci)));
+        json_array_begin(&j, "records");
+        for (unsigned i = 0; i < ci->record_count; i++) {
+            const capf_record_size_t *r = &ci->records[i];
+            json_object_begin(&j, NULL);
+            json_string(&j, "from", r->from_client ? "client" : "server");
+            json_uint(&j, "len", r->wire_len);
+            json_uint(&j, "estimated_plaintext", r->plaintext_est);
+            json_string(&j, "guess", capf_size_class_name(r->size_class));
+            json_object_end(&j);
+        }
+        json_array_end(&j);
+        json_object_end(&j);
+    }
     json_bool(&j, "update", tls->emitted);
     json_object_end(&j);
     end_event(s, &j);
