@@ -46,6 +46,7 @@ typedef struct run_stats {
     uint64_t tls_not_followed;     /* TLS found but no memory left to follow it */
     uint64_t tls_certs_not_kept;   /* certificates seen but not kept: memory cap */
     uint64_t tls_decrypted;        /* connections with at least one record decrypted */
+    uint64_t tls_decrypted_bytes;  /* plaintext bytes of decrypted records */
     uint64_t tls_decrypt_failures; /* records that did not decrypt (keys that do not match) */
     uint64_t files_read;
     uint64_t files_failed;

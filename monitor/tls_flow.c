@@ -407,6 +407,7 @@ static bool decrypted_record(tls_delivery_t *dl, const tls_record_header_t *h, b
         return false;
     }
     byte_span_t plain = { tls->plaintext, len };
+    dl->a->stats.tls_decrypted_bytes += len;
     if (h->content_type == TLS_CT_APPLICATION_DATA) {
         tls->application_records[dl->dir]++;
         tls->application_bytes[dl->dir] += h->length;

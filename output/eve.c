@@ -435,6 +435,7 @@ static void eve_stats(event_sink_t *base, const run_stats_t *st, const memcap_t 
     json_uint(&j, "not_followed", st->tls_not_followed);
     json_uint(&j, "certificates_not_kept", st->tls_certs_not_kept);
     json_uint(&j, "decrypted_connections", st->tls_decrypted);
+    json_uint(&j, "decrypted_bytes", st->tls_decrypted_bytes);
     json_uint(&j, "decrypt_failures", st->tls_decrypt_failures);
     json_object_end(&j);
     json_object_begin(&j, "memory");
