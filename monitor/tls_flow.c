@@ -371,6 +371,27 @@ static pdu_frame_t record_frame(void *ctx, byte_span_t start)
     return f;
 }
 
+/* Handshake bytes, in the clear or decrypted, to the message reassembly. */
+static void feed_handshake(tls_delivery_t *dl, byte_span_t bytes)
+{
+    pdu_stream_t *hs = &dl->tls->handshake[dl->dir];
+    pdu_stream_env_t env = { &dl->a->memcap, &dl->flow->memory, handshake_frame, handshake_message, dl };
+    /* Refused memory for a message: drop it, the next record starts afresh. */
+    if (!pdu_stream_feed(hs, &env, bytes))
+        pdu_stream_reset(hs, &env);
+}
+
+/* An application-data record as the wire shows it (its ciphertext size is
+ * what the CAPF inference reads). */
+static void count_application_record(tls_delivery_t *dl, uint16_t length, bool capf_message)
+{
+    tls_conn_t *tls = dl->tls;
+    tls->application_records[dl->dir]++;
+    tls->application_bytes[dl->dir] += length;
+    if (tls->on_capf_port && capf_message)
+        capf_infer_add_record(&tls->capf_infer, tls_dir_is_client(tls, dl->dir), length);
+}
+
 /* Decrypted application data: to the dissector that wants it. */
 static void application_plaintext(tls_delivery_t *dl, byte_span_t data)
 {
@@ -408,20 +429,12 @@ static bool decrypted_record(tls_delivery_t *dl, const tls_record_header_t *h, b
     }
     byte_span_t plain = { tls->plaintext, len };
     dl->a->stats.tls_decrypted_bytes += len;
-    if (h->content_type == TLS_CT_APPLICATION_DATA) {
-        tls->application_records[dl->dir]++;
-        tls->application_bytes[dl->dir] += h->length;
-        if (tls->on_capf_port && inner == TLS_CT_APPLICATION_DATA)
-            capf_infer_add_record(&tls->capf_infer, tls_dir_is_client(tls, dl->dir), h->length);
-    }
+    if (h->content_type == TLS_CT_APPLICATION_DATA)
+        count_application_record(dl, h->length, inner == TLS_CT_APPLICATION_DATA);
     switch (inner) {
-    case TLS_CT_HANDSHAKE: {
-        pdu_stream_env_t env = { &dl->a->memcap, &dl->flow->memory, handshake_frame,
-                                 handshake_message, dl };
-        if (!pdu_stream_feed(&tls->handshake[dl->dir], &env, plain))
-            pdu_stream_reset(&tls->handshake[dl->dir], &env);
+    case TLS_CT_HANDSHAKE:
+        feed_handshake(dl, plain);
         break;
-    }
     case TLS_CT_ALERT:
         record_plain_alerts(dl, plain, true);
         break;
@@ -464,19 +477,10 @@ static void record(void *ctx, byte_span_t pdu, size_t full_length)
             tls->encrypted_handshake_records[dl->dir]++;
             break;
         }
-        {
-            pdu_stream_env_t env = { &dl->a->memcap, &dl->flow->memory, handshake_frame,
-                                     handshake_message, dl };
-            /* Refused memory for a message: drop it, the next record starts afresh. */
-            if (!pdu_stream_feed(&tls->handshake[dl->dir], &env, payload))
-                pdu_stream_reset(&tls->handshake[dl->dir], &env);
-        }
+        feed_handshake(dl, payload);
         break;
     case TLS_CT_APPLICATION_DATA:
-        tls->application_records[dl->dir]++;
-        tls->application_bytes[dl->dir] += h.length;
-        if (tls->on_capf_port)
-            capf_infer_add_record(&tls->capf_infer, tls_dir_is_client(tls, dl->dir), h.length);
+        count_application_record(dl, h.length, true);
         if (!tls->encrypted[dl->dir] && (tls->midstream || !tls->server_hello_seen))
             tls->encrypted[dl->dir] = true; /* picked up after the handshake */
         break;
