@@ -44,3 +44,19 @@ void analysis_emit_tls_plaintext(analysis_t *a, const flow_t *flow, bool from_cl
         if (a->sinks[i]->tls_plaintext)
             a->sinks[i]->tls_plaintext(a->sinks[i], flow, from_client, data, &a->packet);
 }
+
+void analysis_emit_http(analysis_t *a, const flow_t *flow, const http_exchange_t *exchange,
+                        const packet_info_t *at)
+{
+    for (unsigned i = 0; i < a->sink_count; i++)
+        if (a->sinks[i]->http)
+            a->sinks[i]->http(a->sinks[i], flow, exchange, at);
+}
+
+void analysis_emit_dns(analysis_t *a, const flow_t *flow, const dns_transaction_t *transaction,
+                       const packet_info_t *at)
+{
+    for (unsigned i = 0; i < a->sink_count; i++)
+        if (a->sinks[i]->dns)
+            a->sinks[i]->dns(a->sinks[i], flow, transaction, at);
+}

@@ -57,6 +57,8 @@ typedef struct run_stats {
 
 typedef struct tls_conn tls_conn_t;
 typedef struct capf_conn capf_conn_t;                 /* monitor/capf_flow.h */
+typedef struct http_exchange http_exchange_t;         /* monitor/http_flow.h */
+typedef struct dns_transaction dns_transaction_t;     /* monitor/dns_flow.h */
 typedef struct capf_event_extra capf_event_extra_t;   /* monitor/capf_flow.h */
 
 /* A consumer of finished records (JSON lines, the terminal report, ...).
@@ -79,6 +81,13 @@ struct event_sink {
                      const packet_info_t *at);
     void (*stats)(event_sink_t *self, const run_stats_t *stats, const memcap_t *memcap,
                   const packet_info_t *at);
+    /* One HTTP request/response pair (or a request left without a
+     * response, or a response without its request). */
+    void (*http)(event_sink_t *self, const flow_t *flow, const http_exchange_t *exchange,
+                 const packet_info_t *at);
+    /* One DNS query with its answer (or without one). */
+    void (*dns)(event_sink_t *self, const flow_t *flow, const dns_transaction_t *transaction,
+                const packet_info_t *at);
     /* Decrypted TLS application data of one direction, in order. */
     void (*tls_plaintext)(event_sink_t *self, const flow_t *flow, bool from_client,
                           byte_span_t data, const packet_info_t *at);
@@ -110,5 +119,9 @@ void analysis_emit_capf_end(analysis_t *a, const flow_t *flow, const capf_conn_t
 void analysis_emit_flow_end(analysis_t *a, const flow_t *flow, flow_end_reason_t reason);
 void analysis_emit_stats(analysis_t *a);
 void analysis_emit_tls_plaintext(analysis_t *a, const flow_t *flow, bool from_client, byte_span_t data);
+void analysis_emit_http(analysis_t *a, const flow_t *flow, const http_exchange_t *exchange,
+                        const packet_info_t *at);
+void analysis_emit_dns(analysis_t *a, const flow_t *flow, const dns_transaction_t *transaction,
+                       const packet_info_t *at);
 
 #endif

@@ -58,6 +58,8 @@ typedef struct tcp_flags_seen {
 
 typedef struct tls_conn tls_conn_t;
 typedef struct capf_conn capf_conn_t;
+typedef struct http_conn http_conn_t; /* monitor/http_flow.h */
+typedef struct dns_conn dns_conn_t;   /* monitor/dns_flow.h */
 typedef struct classify_flow classify_flow_t;
 
 /* The last bytes of a direction's stream that could still be the start of
@@ -102,6 +104,8 @@ typedef struct flow {
     classify_flow_t *classify;
     bool stream_ignored[2];   /* no analysis wants this direction's bytes */
     bool capf_plaintext;      /* CAPF in the clear on the CAPF port (tools that log plaintext) */
+    http_conn_t *http;        /* HTTP on this connection (plain, or inside TLS) */
+    dns_conn_t *dns;          /* DNS on this flow (UDP, or TCP with length prefixes) */
     stream_carry_t carry[2];
     uint64_t stream_bytes[2]; /* ordered bytes delivered so far */
 } flow_t;

@@ -4,20 +4,12 @@
 #include "../monitor/classify.h"
 #include "../monitor/tls_flow.h"
 #include "cert_json.h"
+#include "eve_internal.h"
 #include "json.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-
-typedef struct eve_sink {
-    event_sink_t base;
-    FILE *fp;
-    bool owns_fp;
-    bool failed;
-    char *path;
-    GString *line;
-} eve_sink_t;
 
 static void write_line(eve_sink_t *s)
 {
@@ -31,7 +23,7 @@ static void write_line(eve_sink_t *s)
     }
 }
 
-static void begin_event(eve_sink_t *s, json_t *j, const char *type, const packet_info_t *at,
+void eve_begin_event(eve_sink_t *s, json_t *j, const char *type, const packet_info_t *at,
                         const flow_t *flow)
 {
     g_string_truncate(s->line, 0);
@@ -59,7 +51,7 @@ static void begin_event(eve_sink_t *s, json_t *j, const char *type, const packet
                                                              : "IP");
 }
 
-static void end_event(eve_sink_t *s, json_t *j)
+void eve_end_event(eve_sink_t *s, json_t *j)
 {
     json_object_end(j);
     write_line(s);
@@ -94,7 +86,7 @@ static void eve_tls(event_sink_t *base, const flow_t *flow, const tls_conn_t *tl
     if (!changed)
         return;
     json_t j;
-    begin_event(s, &j, "tls", at, flow);
+    eve_begin_event(s, &j, "tls", at, flow);
     json_object_begin(&j, "tls");
     char version[32];
     if (tls->version) {
@@ -244,7 +236,7 @@ static void eve_tls(event_sink_t *base, const flow_t *flow, const tls_conn_t *tl
     }
     json_bool(&j, "update", tls->emitted);
     json_object_end(&j);
-    end_event(s, &j);
+    eve_end_event(s, &j);
 }
 
 /* Field values longer than this are cut in value_hex ("truncated": true). */
@@ -273,7 +265,7 @@ static void eve_capf(event_sink_t *base, const flow_t *flow, const capf_message_
     eve_sink_t *s = (eve_sink_t *)base;
     json_t j;
     char text[16];
-    begin_event(s, &j, "capf", at, flow);
+    eve_begin_event(s, &j, "capf", at, flow);
     json_object_begin(&j, "capf");
     json_uint(&j, "opcode", msg->opcode);
     const capf_name_t *op = capf_opcode_lookup(msg->opcode);
@@ -328,7 +320,7 @@ static void eve_capf(event_sink_t *base, const flow_t *flow, const capf_message_
     if (msg->malformed)
         json_bool(&j, "malformed", true);
     json_object_end(&j);
-    end_event(s, &j);
+    eve_end_event(s, &j);
 }
 
 static void eve_flow_end(event_sink_t *base, const flow_t *flow, flow_end_reason_t reason,
@@ -337,7 +329,7 @@ static void eve_flow_end(event_sink_t *base, const flow_t *flow, flow_end_reason
     eve_sink_t *s = (eve_sink_t *)base;
     json_t j;
     char when[40];
-    begin_event(s, &j, "flow", at, flow);
+    eve_begin_event(s, &j, "flow", at, flow);
     json_string(&j, "app_proto", flow->tls_seen ? "tls" : NULL);
     json_object_begin(&j, "flow");
     json_uint(&j, "pkts_toserver", flow->packets[DIR_TO_SERVER]);
@@ -390,7 +382,7 @@ static void eve_flow_end(event_sink_t *base, const flow_t *flow, flow_end_reason
         }
         json_object_end(&j);
     }
-    end_event(s, &j);
+    eve_end_event(s, &j);
 }
 
 static void eve_stats(event_sink_t *base, const run_stats_t *st, const memcap_t *mc,
@@ -398,7 +390,7 @@ static void eve_stats(event_sink_t *base, const run_stats_t *st, const memcap_t 
 {
     eve_sink_t *s = (eve_sink_t *)base;
     json_t j;
-    begin_event(s, &j, "stats", at, NULL);
+    eve_begin_event(s, &j, "stats", at, NULL);
     json_object_begin(&j, "stats");
     json_uint(&j, "packets", st->packets);
     json_uint(&j, "bytes", st->bytes);
@@ -459,7 +451,7 @@ static void eve_stats(event_sink_t *base, const run_stats_t *st, const memcap_t 
     json_object_end(&j);
     json_null(&j, "drops"); /* offline: nothing is dropped by a capture layer */
     json_object_end(&j);
-    end_event(s, &j);
+    eve_end_event(s, &j);
 }
 
 static void eve_finish(event_sink_t *base)
@@ -506,6 +498,8 @@ event_sink_t *eve_sink_new(const char *path, GError **error)
     s->base.capf = eve_capf;
     s->base.flow_end = eve_flow_end;
     s->base.stats = eve_stats;
+    s->base.http = eve_http;
+    s->base.dns = eve_dns;
     s->base.finish = eve_finish;
     s->base.destroy = eve_destroy;
     s->fp = fp;
