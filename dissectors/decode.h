@@ -49,6 +49,8 @@ typedef struct link_result {
     unsigned vlan_count;
 } link_result_t;
 
+#define DECODE_LINKTYPE_ETHERNET 1
+
 /* linktype is libpcap's DLT_ value for the capture. */
 decode_status_t decode_link(int linktype, byte_span_t frame, link_result_t *out);
 bool decode_linktype_supported(int linktype);

@@ -1,5 +1,7 @@
 #include "analysis.h"
 
+#include "dns_names.h"
+
 void analysis_emit_tls(analysis_t *a, const flow_t *flow, const tls_conn_t *tls,
                        const packet_info_t *at, bool changed, bool final)
 {
@@ -35,7 +37,8 @@ void analysis_emit_stats(analysis_t *a)
 {
     for (unsigned i = 0; i < a->sink_count; i++)
         if (a->sinks[i]->stats)
-            a->sinks[i]->stats(a->sinks[i], &a->stats, &a->memcap, &a->packet);
+            a->sinks[i]->stats(a->sinks[i], &a->stats, &a->memcap, dns_names_stats_const(a->dns_names),
+                               &a->packet);
 }
 
 void analysis_emit_tls_plaintext(analysis_t *a, const flow_t *flow, bool from_client, byte_span_t data)

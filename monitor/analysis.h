@@ -28,6 +28,7 @@ typedef struct run_stats {
     uint64_t tcp;
     uint64_t udp;
     uint64_t other_ip;
+    uint64_t tunneled;             /* packets found inside VXLAN, Geneve, GRE or ERSPAN */
     uint64_t fragments;
     uint64_t fragments_reassembled;
     uint64_t fragments_dropped;    /* timed out, overlapping badly, or over a cap */
@@ -48,6 +49,10 @@ typedef struct run_stats {
     uint64_t tls_decrypted;        /* connections with at least one record decrypted */
     uint64_t tls_decrypted_bytes;  /* plaintext bytes of decrypted records */
     uint64_t tls_decrypt_failures; /* records that did not decrypt (keys that do not match) */
+    uint64_t http_exchanges;       /* http events */
+    uint64_t http_pki;             /* of which certsrv, EST or SCEP */
+    uint64_t http_no_response;     /* requests left without a response */
+    uint64_t http_no_request;      /* responses whose request was not captured */
     uint64_t files_read;
     uint64_t files_failed;
     uint64_t files_truncated;
@@ -60,6 +65,9 @@ typedef struct capf_conn capf_conn_t;                 /* monitor/capf_flow.h */
 typedef struct http_exchange http_exchange_t;         /* monitor/http_flow.h */
 typedef struct dns_transaction dns_transaction_t;     /* monitor/dns_flow.h */
 typedef struct capf_event_extra capf_event_extra_t;   /* monitor/capf_flow.h */
+typedef struct dns_names dns_names_t;                 /* monitor/dns_names.h */
+typedef struct dns_stats dns_stats_t;                 /* monitor/dns_names.h */
+typedef struct certsrv_requests certsrv_requests_t;   /* monitor/certsrv_requests.h */
 
 /* A consumer of finished records (JSON lines, the terminal report, ...).
  * Sinks only read what they are given. */
@@ -79,8 +87,9 @@ struct event_sink {
                      const packet_info_t *at);
     void (*flow_end)(event_sink_t *self, const flow_t *flow, flow_end_reason_t reason,
                      const packet_info_t *at);
+    /* dns: the DNS counters of the run (all zero when names are not kept). */
     void (*stats)(event_sink_t *self, const run_stats_t *stats, const memcap_t *memcap,
-                  const packet_info_t *at);
+                  const dns_stats_t *dns, const packet_info_t *at);
     /* One HTTP request/response pair (or a request left without a
      * response, or a response without its request). */
     void (*http)(event_sink_t *self, const flow_t *flow, const http_exchange_t *exchange,
@@ -108,6 +117,8 @@ typedef struct analysis {
     run_stats_t stats;
     event_sink_t *sinks[ANALYSIS_MAX_SINKS];
     unsigned sink_count;
+    dns_names_t *dns_names;     /* names asked and how they were answered; NULL: not kept */
+    certsrv_requests_t *certsrv_requests; /* CSR per certsrv ReqID; NULL: not kept */
 } analysis_t;
 
 void analysis_emit_tls(analysis_t *a, const flow_t *flow, const tls_conn_t *tls,

@@ -50,6 +50,7 @@ static const limit_key_t limit_keys[] = {
     LIMIT("fragment-timeout", UNIT_SECONDS, fragment_timeout, false),
     LIMIT("classify-packet-budget", UNIT_COUNT, classify_packet_budget, false),
     LIMIT("starttls-probe-kb", UNIT_KIB, starttls_probe_bytes, true),
+    LIMIT("http-body-cap-kb", UNIT_KIB, http_body_cap, true),
 };
 
 static const limit_key_t *find_limit(const char *name)

@@ -1,10 +1,16 @@
 #include "engine.h"
 
+#include "../dissectors/http.h"
 #include "capf_flow.h"
 #include "classify.h"
+#include "dns_flow.h"
+#include "certsrv_requests.h"
+#include "dns_names.h"
+#include "http_flow.h"
 #include "flow_table.h"
 #include "ipfrag.h"
 #include "tls_flow.h"
+#include "../dissectors/tunnel.h"
 
 #include <string.h>
 
@@ -39,6 +45,8 @@ engine_t *engine_new(const engine_options_t *options, GError **error)
     e->a.capf_port = options->capf_port ? options->capf_port : CAPF_DEFAULT_PORT;
     e->a.keys = options->keys;
     memcap_init(&e->a.memcap, e->a.limits.global_memory, e->a.limits.flow_memory);
+    e->a.dns_names = dns_names_new(&e->a.memcap, 0);   /* 0: the default table size */
+    e->a.certsrv_requests = certsrv_requests_new(&e->a.memcap, 0);
     e->a.certs = cert_cache_new(e->a.patterns, 4096);
     cert_cache_set_memcap(e->a.certs, &e->a.memcap);
     e->flows = flow_table_new();
@@ -82,6 +90,22 @@ static bool starts_plaintext_capf(const analysis_t *a, const flow_t *flow, int d
            capf_starts_stream(data);
 }
 
+/* Decides, at the start of a direction's stream, what the connection
+ * carries when it is not TLS: CAPF in the clear, DNS over TCP, or HTTP
+ * (a request line, or a status line when the capture began late). */
+static void classify_plain_stream(const analysis_t *a, flow_t *flow, int dir, byte_span_t data)
+{
+    if (flow->tls || flow->capf_plaintext || flow->http_plaintext || flow->dns_stream ||
+        flow->stream_bytes[dir] != 0)
+        return;
+    if (starts_plaintext_capf(a, flow, dir, data))
+        flow->capf_plaintext = true;
+    else if (flow->server.port == DNS_PORT)
+        flow->dns_stream = true;
+    else if (http_starts_stream(data))
+        flow->http_plaintext = true;
+}
+
 static void on_stream_data(void *ctx, int dir, byte_span_t data)
 {
     stream_ctx_t *sc = ctx;
@@ -89,10 +113,14 @@ static void on_stream_data(void *ctx, int dir, byte_span_t data)
     analysis_t *a = &sc->e->a;
     if (flow->stream_ignored[dir])
         return;
-    if (!flow->capf_plaintext && starts_plaintext_capf(a, flow, dir, data))
-        flow->capf_plaintext = true;
+    classify_plain_stream(a, flow, dir, data);
+    bool from_client = dir == DIR_TO_SERVER;
     if (flow->capf_plaintext)
-        capf_flow_data(a, flow, dir, dir == DIR_TO_SERVER, data);
+        capf_flow_data(a, flow, dir, from_client, data);
+    else if (flow->http_plaintext)
+        http_flow_data(a, flow, dir, from_client, data);
+    else if (flow->dns_stream)
+        dns_flow_stream(a, flow, dir, from_client, data);
     else if (!tls_flow_data(a, flow, dir, data))
         flow->stream_ignored[dir] = true;
     flow->stream_bytes[dir] += data.len;
@@ -105,7 +133,12 @@ static void on_stream_gap(void *ctx, int dir, uint64_t missing)
     sc->e->a.stats.tcp_gap_bytes += missing;
     if (sc->flow->capf_plaintext)
         capf_flow_gap(&sc->e->a, sc->flow, dir);
-    else if (!sc->flow->stream_ignored[dir])
+    else if (sc->flow->http_plaintext || (sc->flow->tls && sc->flow->http))
+        http_flow_gap(&sc->e->a, sc->flow, dir);
+    else if (sc->flow->dns_stream)
+        dns_flow_gap(&sc->e->a, sc->flow, dir);
+    if (!sc->flow->stream_ignored[dir] && !sc->flow->capf_plaintext && !sc->flow->http_plaintext &&
+        !sc->flow->dns_stream)
         tls_flow_gap(&sc->e->a, sc->flow, dir, missing);
     sc->flow->stream_bytes[dir] += missing;
 }
@@ -131,6 +164,8 @@ static void conclude_streams(engine_t *e, flow_t *flow)
     }
     tls_flow_end(&e->a, flow);
     capf_flow_end(&e->a, flow);
+    http_flow_end(&e->a, flow);
+    dns_flow_end(&e->a, flow);
 }
 
 static void retire(engine_t *e, flow_t *flow, flow_end_reason_t reason)
@@ -327,7 +362,29 @@ static void process_tcp(engine_t *e, flow_t *flow, int dir, const tcp_result_t *
     }
 }
 
-static void process_l4(engine_t *e, const ip_result_t *ip)
+static void process_network(engine_t *e, const link_result_t *link, unsigned depth);
+
+/* A datagram to a tunnel port, or GRE: the packet inside is analysed as if
+ * it had been captured itself.  False when the bytes are not that tunnel
+ * after all, so the datagram is treated as ordinary traffic. */
+static bool follow_tunnel(engine_t *e, decode_status_t st, const link_result_t *inner, unsigned depth)
+{
+    if (st == DECODE_UNSUPPORTED || st == DECODE_MALFORMED)
+        return false;
+    if (st != DECODE_OK) {
+        e->a.stats.decode_status[st]++;
+        return true;
+    }
+    if (depth + 1 >= TUNNEL_MAX_DEPTH) {
+        e->a.stats.decode_status[DECODE_MALFORMED]++;
+        return true;
+    }
+    e->a.stats.tunneled++;
+    process_network(e, inner, depth + 1);
+    return true;
+}
+
+static void process_l4(engine_t *e, const ip_result_t *ip, unsigned depth)
 {
     tcp_result_t tcp;
     udp_result_t udp;
@@ -352,7 +409,17 @@ static void process_l4(engine_t *e, const ip_result_t *ip)
         e->a.stats.udp++;
         sport = udp.src_port;
         dport = udp.dst_port;
+        tunnel_kind_t kind;
+        link_result_t inner;
+        if (tunnel_udp_ports(sport, dport, &kind) &&
+            follow_tunnel(e, tunnel_decode_udp(kind, udp.payload, &inner), &inner, depth))
+            return;
     } else {
+        tunnel_kind_t kind;
+        link_result_t inner;
+        if (ip->protocol == IPPROTO_NUM_GRE &&
+            follow_tunnel(e, tunnel_decode_gre(ip->payload, &inner, &kind), &inner, depth))
+            return;
         e->a.stats.other_ip++;
         return;
     }
@@ -381,11 +448,49 @@ static void process_l4(engine_t *e, const ip_result_t *ip)
         classify_packet(e->classifier, flow->classify, ip->header_and_payload, has_payload,
                         e->a.packet.ts_us, e->a.limits.classify_packet_budget);
     }
-    if (ip->protocol == IPPROTO_NUM_TCP)
+    if (ip->protocol == IPPROTO_NUM_TCP) {
         process_tcp(e, flow, dir, &tcp);
-    else
+    } else {
         flow_table_touch(e->flows, flow, FLOW_CLASS_UDP);
+        if ((sport == DNS_PORT || dport == DNS_PORT) && udp.payload.len)
+            dns_flow_datagram(&e->a, flow, dir == DIR_TO_SERVER, udp.payload);
+    }
     relieve_pressure(e, flow);
+}
+
+/* From the IP header on: the captured packet (depth 0) or one found inside
+ * a tunnel. */
+static void process_network(engine_t *e, const link_result_t *link, unsigned depth)
+{
+    analysis_t *a = &e->a;
+    ip_result_t ip;
+    decode_status_t st = decode_ip(link->ethertype, link->network, &ip);
+    if (st != DECODE_OK) {
+        a->stats.decode_status[st]++;
+        return;
+    }
+    if (link->ethertype == ETHERTYPE_IPV4)
+        a->stats.ipv4++;
+    else
+        a->stats.ipv6++;
+    if (!ip.is_fragment) {
+        process_l4(e, &ip, depth);
+        return;
+    }
+    a->stats.fragments++;
+    size_t whole_len = 0;
+    uint8_t *whole = ipfrag_add(e->fragments, &ip, a->packet.ts_us, &whole_len);
+    if (!whole)
+        return;
+    a->stats.fragments_reassembled++;
+    byte_span_t datagram = { whole, whole_len };
+    ip_result_t reassembled;
+    st = decode_ip(link->ethertype, datagram, &reassembled);
+    if (st == DECODE_OK && !reassembled.is_fragment)
+        process_l4(e, &reassembled, depth);
+    else
+        a->stats.decode_status[st == DECODE_OK ? DECODE_MALFORMED : st]++;
+    g_free(whole);
 }
 
 void engine_packet(engine_t *e, int linktype, int64_t ts_us, const uint8_t *data, size_t caplen,
@@ -416,34 +521,7 @@ void engine_packet(engine_t *e, int linktype, int64_t ts_us, const uint8_t *data
         a->stats.decode_status[st]++;
         return;
     }
-    ip_result_t ip;
-    st = decode_ip(link.ethertype, link.network, &ip);
-    if (st != DECODE_OK) {
-        a->stats.decode_status[st]++;
-        return;
-    }
-    if (link.ethertype == ETHERTYPE_IPV4)
-        a->stats.ipv4++;
-    else
-        a->stats.ipv6++;
-    if (!ip.is_fragment) {
-        process_l4(e, &ip);
-        return;
-    }
-    a->stats.fragments++;
-    size_t whole_len = 0;
-    uint8_t *whole = ipfrag_add(e->fragments, &ip, ts_us, &whole_len);
-    if (!whole)
-        return;
-    a->stats.fragments_reassembled++;
-    byte_span_t datagram = { whole, whole_len };
-    ip_result_t reassembled;
-    st = decode_ip(link.ethertype, datagram, &reassembled);
-    if (st == DECODE_OK && !reassembled.is_fragment)
-        process_l4(e, &reassembled);
-    else
-        a->stats.decode_status[st == DECODE_OK ? DECODE_MALFORMED : st]++;
-    g_free(whole);
+    process_network(e, &link, 0);
 }
 
 static gint by_flow_id(gconstpointer a, gconstpointer b)
@@ -488,6 +566,8 @@ void engine_free(engine_t *e)
             e->a.sinks[i]->destroy(e->a.sinks[i]);
     ipfrag_table_free(e->fragments);
     flow_table_free(e->flows);
+    dns_names_free(e->a.dns_names);
+    certsrv_requests_free(e->a.certsrv_requests);
     cert_cache_free(e->a.certs);
     classifier_free(e->classifier);
     g_free(e);

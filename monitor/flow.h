@@ -104,6 +104,8 @@ typedef struct flow {
     classify_flow_t *classify;
     bool stream_ignored[2];   /* no analysis wants this direction's bytes */
     bool capf_plaintext;      /* CAPF in the clear on the CAPF port (tools that log plaintext) */
+    bool http_plaintext;      /* the TCP stream itself is HTTP */
+    bool dns_stream;          /* DNS over TCP */
     http_conn_t *http;        /* HTTP on this connection (plain, or inside TLS) */
     dns_conn_t *dns;          /* DNS on this flow (UDP, or TCP with length prefixes) */
     stream_carry_t carry[2];

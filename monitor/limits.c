@@ -16,4 +16,5 @@ void monitor_limits_default(monitor_limits_t *limits)
     limits->fragment_timeout = LIMITS_DEFAULT_FRAGMENT_TIMEOUT;
     limits->classify_packet_budget = LIMITS_DEFAULT_CLASSIFY_PACKET_BUDGET;
     limits->starttls_probe_bytes = LIMITS_DEFAULT_STARTTLS_PROBE_BYTES;
+    limits->http_body_cap = LIMITS_DEFAULT_HTTP_BODY_CAP;
 }

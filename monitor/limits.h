@@ -38,6 +38,10 @@ typedef struct monitor_limits {
     unsigned classify_packet_budget;
     /* How far into a non-TLS stream to look for a STARTTLS switch. */
     size_t starttls_probe_bytes;
+    /* HTTP bodies kept for the PKI dissectors (AD CS web enrollment, EST,
+     * SCEP), per body; longer ones are cut (the exchange says so).  Other
+     * bodies are skipped without being held. */
+    size_t http_body_cap;
 } monitor_limits_t;
 
 #define LIMITS_DEFAULT_GLOBAL_MEMORY ((size_t)256 * 1024 * 1024)
@@ -54,6 +58,7 @@ typedef struct monitor_limits {
 #define LIMITS_DEFAULT_FRAGMENT_TIMEOUT 30u
 #define LIMITS_DEFAULT_CLASSIFY_PACKET_BUDGET 24u
 #define LIMITS_DEFAULT_STARTTLS_PROBE_BYTES ((size_t)16 * 1024)
+#define LIMITS_DEFAULT_HTTP_BODY_CAP ((size_t)256 * 1024)
 
 void monitor_limits_default(monitor_limits_t *limits);
 

@@ -12,6 +12,12 @@ const char *cap_name(cap_id_t cap)
     case CAP_MAX_FLOWS: return "max_flows";
     case CAP_FRAGMENT_DATAGRAMS: return "fragment_datagrams";
     case CAP_FRAGMENT_MEMORY: return "fragment_memory";
+    case CAP_HTTP_BODY: return "http_body";
+    case CAP_HTTP_HEADER: return "http_header";
+    case CAP_HTTP_PENDING: return "http_pending";
+    case CAP_DNS_PENDING: return "dns_pending";
+    case CAP_DNS_NAMES: return "dns_names";
+    case CAP_CERTSRV_REQUESTS: return "certsrv_requests";
     case CAP_COUNT: break;
     }
     return "unknown";

@@ -23,6 +23,12 @@ typedef enum cap_id {
     CAP_MAX_FLOWS,
     CAP_FRAGMENT_DATAGRAMS,
     CAP_FRAGMENT_MEMORY,
+    CAP_HTTP_BODY,          /* a body kept only up to http_body_cap */
+    CAP_HTTP_HEADER,        /* a header block larger than the dissector takes */
+    CAP_HTTP_PENDING,       /* requests waiting for answers on one connection */
+    CAP_DNS_PENDING,        /* queries waiting for answers on one flow */
+    CAP_DNS_NAMES,          /* the table of names asked for, oldest dropped */
+    CAP_CERTSRV_REQUESTS,   /* the table of certsrv request numbers, oldest dropped */
     CAP_COUNT
 } cap_id_t;
 

@@ -1,6 +1,8 @@
 #include "tls_flow.h"
 
+#include "../dissectors/http.h"
 #include "capf_flow.h"
+#include "http_flow.h"
 
 #include <string.h>
 
@@ -403,9 +405,12 @@ static void application_plaintext(tls_delivery_t *dl, byte_span_t data)
         tls->app_checked = true;
         tls->app_is_capf = dl->flow->server.port == dl->a->capf_port ||
                            (!from_client && capf_starts_stream(data));
+        tls->app_is_http = !tls->app_is_capf && http_starts_stream(data);
     }
     if (tls->app_is_capf)
         capf_flow_data(dl->a, dl->flow, dl->dir, from_client, data);
+    else if (tls->app_is_http)
+        http_flow_data(dl->a, dl->flow, dl->dir, from_client, data);
 }
 
 /* A protected record read with the keys: its plaintext goes where the

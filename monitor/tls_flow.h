@@ -89,6 +89,7 @@ struct tls_conn {
     tls_decrypt_t decrypt;
     uint8_t *plaintext;       /* TLS_MAX_PLAINTEXT bytes while decrypting */
     bool app_is_capf;         /* the decrypted application data is CAPF */
+    bool app_is_http;         /* ... or HTTP */
     bool on_capf_port;        /* the server is on the CAPF port: sizes kept for inference */
     capf_infer_input_t capf_infer;
     bool app_checked;         /* ... decided on the first application data */

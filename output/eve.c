@@ -2,6 +2,7 @@
 
 #include "../monitor/capf_flow.h"
 #include "../monitor/classify.h"
+#include "../monitor/dns_names.h"
 #include "../monitor/tls_flow.h"
 #include "cert_json.h"
 #include "eve_internal.h"
@@ -386,7 +387,7 @@ static void eve_flow_end(event_sink_t *base, const flow_t *flow, flow_end_reason
 }
 
 static void eve_stats(event_sink_t *base, const run_stats_t *st, const memcap_t *mc,
-                      const packet_info_t *at)
+                      const dns_stats_t *dns, const packet_info_t *at)
 {
     eve_sink_t *s = (eve_sink_t *)base;
     json_t j;
@@ -400,6 +401,7 @@ static void eve_stats(event_sink_t *base, const run_stats_t *st, const memcap_t 
     json_uint(&j, "tcp", st->tcp);
     json_uint(&j, "udp", st->udp);
     json_uint(&j, "other_ip", st->other_ip);
+    json_uint(&j, "tunneled", st->tunneled);
     json_uint(&j, "not_ip", st->not_ip);
     json_uint(&j, "truncated", st->decode_status[DECODE_TRUNCATED]);
     json_uint(&j, "malformed", st->decode_status[DECODE_MALFORMED]);
@@ -429,6 +431,26 @@ static void eve_stats(event_sink_t *base, const run_stats_t *st, const memcap_t 
     json_uint(&j, "decrypted_connections", st->tls_decrypted);
     json_uint(&j, "decrypted_bytes", st->tls_decrypted_bytes);
     json_uint(&j, "decrypt_failures", st->tls_decrypt_failures);
+    json_object_end(&j);
+    json_object_begin(&j, "http");
+    json_uint(&j, "exchanges", st->http_exchanges);
+    json_uint(&j, "pki", st->http_pki);
+    json_uint(&j, "no_response", st->http_no_response);
+    json_uint(&j, "no_request", st->http_no_request);
+    json_object_end(&j);
+    json_object_begin(&j, "dns");
+    json_uint(&j, "messages", dns->messages);
+    json_uint(&j, "queries", dns->queries);
+    json_uint(&j, "responses", dns->responses);
+    json_uint(&j, "transactions", dns->transactions);
+    json_uint(&j, "answered", dns->answered);
+    json_uint(&j, "unanswered", dns->unanswered);
+    json_uint(&j, "responses_alone", dns->responses_alone);
+    json_uint(&j, "retransmissions", dns->retransmissions);
+    json_uint(&j, "not_dns", dns->not_dns);
+    json_uint(&j, "truncated", dns->truncated);
+    json_uint(&j, "malformed", dns->malformed);
+    json_uint(&j, "tcp_framing_lost", dns->tcp_framing_lost);
     json_object_end(&j);
     json_object_begin(&j, "memory");
     /* everything that grows with traffic: flows, their buffers, TLS state,

@@ -1,7 +1,10 @@
 #include "report.h"
 
 #include "../monitor/capf_flow.h"
+#include "../monitor/dns_names.h"
 #include "../monitor/tls_flow.h"
+
+#include "report_lines.h"
 
 #include <glib.h>
 #include <string.h>
@@ -17,6 +20,8 @@ typedef struct report_sink {
     uint64_t capf_sessions;
     uint64_t capf_outcomes[CAPF_OUTCOME_ISSUED + 1];
     uint64_t capf_key_mismatches;
+    uint64_t pki_key_mismatches;
+    uint64_t dns_errors;        /* answered with an error rcode */
 } report_sink_t;
 
 /* "LSC SEP74A02FC0A675 <- CAPF-1a2b3c4d": kind, leaf CN, issuer CN. */
@@ -154,8 +159,37 @@ static void report_capf_end(event_sink_t *base, const flow_t *flow, const capf_c
     g_string_free(line, TRUE);
 }
 
+static void report_http(event_sink_t *base, const flow_t *flow, const http_exchange_t *ex,
+                        const packet_info_t *at)
+{
+    report_sink_t *r = (report_sink_t *)base;
+    (void)at;
+    if (ex->cert_match_known && !ex->cert_matches_csr)
+        r->pki_key_mismatches++;
+    if (r->quiet)
+        return;
+    GString *line = g_string_new(NULL);
+    if (report_describe_pki_exchange(line, flow, ex))
+        fprintf(r->out, "%s\n", line->str);
+    g_string_free(line, TRUE);
+}
+
+static void report_dns(event_sink_t *base, const flow_t *flow, const dns_transaction_t *tx,
+                       const packet_info_t *at)
+{
+    report_sink_t *r = (report_sink_t *)base;
+    (void)at;
+    GString *line = g_string_new(NULL);
+    if (report_describe_dns_failure(line, flow, tx)) {
+        r->dns_errors += tx->answered;
+        if (!r->quiet)
+            fprintf(r->out, "%s\n", line->str);
+    }
+    g_string_free(line, TRUE);
+}
+
 static void report_stats(event_sink_t *base, const run_stats_t *st, const memcap_t *mc,
-                         const packet_info_t *at)
+                         const dns_stats_t *dns, const packet_info_t *at)
 {
     report_sink_t *r = (report_sink_t *)base;
     (void)at;
@@ -195,6 +229,18 @@ static void report_stats(event_sink_t *base, const run_stats_t *st, const memcap
                 r->capf_outcomes[CAPF_OUTCOME_ISSUED_UNACKED], r->capf_outcomes[CAPF_OUTCOME_REFUSED],
                 r->capf_outcomes[CAPF_OUTCOME_INCOMPLETE] + r->capf_outcomes[CAPF_OUTCOME_ENDED],
                 r->capf_key_mismatches);
+    if (st->http_exchanges)
+        fprintf(r->out,
+                "http: %" G_GUINT64_FORMAT " exchanges (%" G_GUINT64_FORMAT " certsrv/EST/SCEP, %" G_GUINT64_FORMAT
+                " without response, %" G_GUINT64_FORMAT " without request; certificate key differs from CSR: %"
+                G_GUINT64_FORMAT ")\n",
+                st->http_exchanges, st->http_pki, st->http_no_response, st->http_no_request,
+                r->pki_key_mismatches);
+    if (dns->transactions)
+        fprintf(r->out,
+                "dns: %" G_GUINT64_FORMAT " queries (%" G_GUINT64_FORMAT " answered, %" G_GUINT64_FORMAT
+                " of them with an error; %" G_GUINT64_FORMAT " unanswered)\n",
+                dns->answered + dns->unanswered, dns->answered, r->dns_errors, dns->unanswered);
     if (st->tcp_gaps)
         fprintf(r->out, "tcp: %" G_GUINT64_FORMAT " gaps (%" G_GUINT64_FORMAT
                         " bytes missing from the capture)\n",
@@ -217,6 +263,8 @@ event_sink_t *report_sink_new(FILE *out, bool quiet)
     r->base.tls = report_tls;
     r->base.capf_end = report_capf_end;
     r->base.stats = report_stats;
+    r->base.http = report_http;
+    r->base.dns = report_dns;
     r->base.finish = report_finish;
     r->base.destroy = report_destroy;
     r->out = out;

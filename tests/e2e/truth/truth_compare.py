@@ -45,68 +45,24 @@ Python standard library only.
 """
 
 import csv
-import ipaddress
-import json
 import os
-import subprocess
 import sys
 import tempfile
 
-SKIP = 77
-HERE = os.path.dirname(os.path.abspath(__file__))
-DISAGREEMENTS = os.path.join(HERE, "truth-disagreements.tsv")
-EXT_REL = os.path.join("..", "shared", "pcaps-ext")
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+# meson runs this file by its path; the helpers it shares with the other
+# truth tests sit beside it.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from truth_common import (Disagreements, TruthTest, conn_text, endpoint,  # noqa: E402
+                          enrollmon_events, paired)
 
-PCAP_MAGICS = (b"\xa1\xb2\xc3\xd4", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d",
-               b"\x4d\x3c\xb2\xa1", b"\x0a\x0d\x0d\x0a")
+TEST = TruthTest("truth-tshark", "truth-disagreements.tsv", "connection")
+fail = TEST.fail
 
 LEVELS = {"warning": 1, "fatal": 2}
 
 
-def fail(msg):
-    print("truth-tshark: error: " + msg)
-    sys.exit(1)
-
-
-# ---------------------------------------------------------------- endpoints
-
-def norm_ip(text):
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return text
-
-
-def endpoint(ip, port):
-    return (norm_ip(ip), int(port))
-
-
-def ep_text(ep):
-    ip, port = ep
-    return ("[%s]:%d" if ":" in ip else "%s:%d") % (ip, port)
-
-
-def conn_text(client, server):
-    return "%s - %s" % (ep_text(client), ep_text(server))
-
-
 # ---------------------------------------------------------------- truth
-
-def is_capture(path):
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(4) in PCAP_MAGICS
-    except OSError:
-        return False
-
-
-def read_manifest(ext):
-    path = os.path.join(ext, "MANIFEST.tsv")
-    if not os.path.isfile(path):
-        fail("%s is missing" % os.path.join(EXT_REL, "MANIFEST.tsv"))
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
-
 
 def split_list(text):
     """A '|'-separated CN list of the truth; '' is ambiguous (see below)."""
@@ -191,43 +147,24 @@ class MonConn:
         self.tls = ev["tls"]
 
 
-def run_enrollmon(exe, capture, tmpdir, key_args=()):
-    out = os.path.join(tmpdir, os.path.basename(capture) + ".json")
-    p = subprocess.run([exe, "-q", "-r", capture, "--json", out, *key_args],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if p.returncode != 0:
-        return None, "enrollmon exited with %d: %s" % (
-            p.returncode, p.stderr.decode("utf-8", "replace").strip()[-2000:])
+def run_enrollmon(exe, capture, tmpdir, key_args):
+    events, err = enrollmon_events(exe, capture, tmpdir, key_args, "tls")
+    if err:
+        return None, err
     last = {}
-    with open(out, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                ev = json.loads(line)
-            except ValueError as e:
-                return None, "line %d of the JSON output does not parse: %s" % (n, e)
-            if ev.get("event_type") == "tls":
-                last[ev["flow_id"]] = ev     # later events are cumulative
-    os.unlink(out)
+    for ev in events:
+        last[ev["flow_id"]] = ev     # later events are cumulative
     return [MonConn(last[k]) for k in sorted(last)], None
 
 
 # ---------------------------------------------------------------- compare
 
-class Result:
+class Result(Disagreements):
     def __init__(self):
+        super().__init__()       # found: (capture, conn, what) -> detail
         self.cert_n = self.cert_m = 0
         self.alert_n = self.alert_m = 0
         self.cert_extra = self.alert_extra = 0   # reported by enrollmon, not in the truth
-        self.found = {}            # (capture, conn, what) -> detail
-
-    def disagree(self, capture, conn, what, detail):
-        key = (capture, conn, what)
-        if key in self.found:
-            self.found[key] += "; " + detail
-        else:
-            self.found[key] = detail
 
 
 def cn_show(v):
@@ -375,82 +312,21 @@ def compare_conn(res, capture, t, m):
 
 def compare_capture(res, capture, truth_conns, mon_conns):
     """Pairs connections by their unordered endpoints, in order of appearance."""
-    by_pair_t, by_pair_m, pairs = {}, {}, []
-    for c in truth_conns:
-        if c.pair not in by_pair_t and c.pair not in by_pair_m:
-            pairs.append(c.pair)
-        by_pair_t.setdefault(c.pair, []).append(c)
-    for c in mon_conns:
-        if c.pair not in by_pair_t and c.pair not in by_pair_m:
-            pairs.append(c.pair)
-        by_pair_m.setdefault(c.pair, []).append(c)
-    for pair in pairs:
-        tl, ml = by_pair_t.get(pair, []), by_pair_m.get(pair, [])
-        for i in range(max(len(tl), len(ml))):
-            compare_conn(res, capture, tl[i] if i < len(tl) else None,
-                         ml[i] if i < len(ml) else None)
-
-
-# ---------------------------------------------------------------- accepted list
-
-def read_accepted():
-    accepted = {}
-    if not os.path.isfile(DISAGREEMENTS):
-        return accepted
-    with open(DISAGREEMENTS, newline="", encoding="utf-8") as fh:
-        rows = list(csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
-    if not rows or rows[0] != ["capture", "connection", "what", "reason"]:
-        fail("truth-disagreements.tsv must start with the header "
-             "capture<TAB>connection<TAB>what<TAB>reason")
-    for n, row in enumerate(rows[1:], 2):
-        if not row or not "".join(row).strip():
-            continue
-        if len(row) != 4 or not all(x.strip() for x in row):
-            fail("truth-disagreements.tsv line %d: want 4 non-empty columns" % n)
-        key = tuple(x.strip() for x in row[:3])
-        if key in accepted:
-            fail("truth-disagreements.tsv line %d: listed twice" % n)
-        accepted[key] = row[3].strip()
-    return accepted
+    for t, m in paired(truth_conns, mon_conns):
+        compare_conn(res, capture, t, m)
 
 
 # ---------------------------------------------------------------- main
 
 def main():
-    root = os.environ.get("ENROLLMON_SOURCE_ROOT")
-    exe = os.environ.get("ENROLLMON")
-    if not root or not exe:
-        fail("ENROLLMON_SOURCE_ROOT and ENROLLMON must be set (meson test sets them)")
-    ext = os.path.normpath(os.path.join(root, EXT_REL))
-    if not os.path.isdir(ext):
-        print("SKIP: %s is not there (relative to the source root): no external captures "
-              "to compare with the tshark ground truth" % EXT_REL)
-        sys.exit(SKIP)
-    truth_dir = os.path.join(ext, "truth")
-    if not os.path.isdir(truth_dir):
-        fail("%s has no truth/ folder" % EXT_REL)
+    exe, ext = TEST.environment()
+    TEST.check_truth_folder(ext)
 
     res = Result()
     compared = []
     with tempfile.TemporaryDirectory(prefix="enrollmon-truth-") as tmp:
-        for entry in read_manifest(ext):
-            name = entry["file"]
-            path = os.path.join(ext, name)
-            if not is_capture(path):
-                continue
-            opts = entry.get("truth_options") or ""
-            # Truth made with keys is compared with enrollmon given the same keys.
-            key_args = []
-            for opt in opts.split(","):
-                if opt.startswith("keylog="):
-                    key_args += ["--keylog", os.path.join(ext, opt[len("keylog="):])]
-                elif opt.startswith("rsakey="):
-                    key_args += ["--rsa-key", os.path.join(ext, opt[len("rsakey="):])]
-            tpath = os.path.join(truth_dir, name + ".tls.tsv")
-            if not os.path.isfile(tpath):
-                fail("%s: no truth file %s" % (name, os.path.join(EXT_REL, "truth",
-                                                                   name + ".tls.tsv")))
-            truth_conns, non_tcp = read_truth(tpath)
+        for name, path, key_args in TEST.captures(ext):
+            truth_conns, non_tcp = read_truth(TEST.truth_file(ext, name, ".tls.tsv"))
             if non_tcp:
                 print("%s: %d TLS row(s) of the truth not on TCP (e.g. QUIC/DTLS): out of scope"
                       % (name, non_tcp))
@@ -461,28 +337,10 @@ def main():
             compare_capture(res, name, truth_conns, mon_conns)
             compared.append(name)
 
-    accepted = read_accepted()
-    unlisted = 0
-    for key in sorted(res.found):
-        capture, conn, what = key
-        if key in accepted:
-            tag = "accepted"
-        else:
-            tag = "DISAGREEMENT"
-            unlisted += 1
-        print("%s: %s | %s | %s: %s" % (tag, capture, conn, what, res.found[key]))
-    stale = [k for k in sorted(accepted) if k not in res.found]
-    for capture, conn, what in stale:
-        print("STALE: %s | %s | %s is listed in truth-disagreements.tsv but no longer "
-              "occurs; remove the row" % (capture, conn, what))
-    print("compared %d captures; reported by enrollmon but not in the truth: %d certificate(s), "
-          "%d alert(s); %d disagreement(s): %d accepted in truth-disagreements.tsv, "
-          "%d not accepted; %d stale row(s)" % (
-              len(compared), res.cert_extra, res.alert_extra, len(res.found),
-              len(res.found) - unlisted, unlisted, len(stale)))
-    print("certificates: %d/%d, alerts: %d/%d" % (res.cert_n, res.cert_m,
-                                                  res.alert_n, res.alert_m))
-    sys.exit(1 if unlisted or stale else 0)
+    TEST.report(res.found, len(compared),
+                "%d certificate(s), %d alert(s)" % (res.cert_extra, res.alert_extra),
+                "certificates: %d/%d, alerts: %d/%d" % (res.cert_n, res.cert_m,
+                                                        res.alert_n, res.alert_m))
 
 
 if __name__ == "__main__":

@@ -6,10 +6,12 @@
  */
 #include "capf_fixtures.h"
 #include "certgen.h"
+#include "flow_fixture.h"
 #include "monitor/analysis.h"
 #include "monitor/capf_flow.h"
-#include "output/eve.h"
+#include "monitor/dns_names.h"
 #include "output/report.h"
+#include "test_support.h"
 
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -108,33 +110,26 @@ typedef struct fixture {
     record_sink_t *rec;
 } fixture_t;
 
+/* The phone's enrollment connection to the CUCM's CAPF port. */
+static const flow_fixture_spec_t phone_to_capf = {
+    .id = 7,
+    .proto = IPPROTO_NUM_TCP,
+    .client_ip = { 10, 1, 1, 20 },
+    .client_port = 51562,
+    .server_ip = { 10, 1, 1, 5 },
+    .server_port = 3804,
+};
+
 static void fixture_init(fixture_t *f, size_t global_memory, size_t flow_memory)
 {
-    memset(f, 0, sizeof(*f));
-    monitor_limits_default(&f->a.limits);
-    memcap_init(&f->a.memcap, global_memory, flow_memory);
-    f->a.patterns = cert_patterns_default();
+    flow_fixture_analysis_init(&f->a, global_memory, flow_memory);
+    /* the certificate message (0x09) goes through the run's certificate cache */
     f->a.certs = cert_cache_new(f->a.patterns, 64);
     cert_cache_set_memcap(f->a.certs, &f->a.memcap);
     f->rec = record_sink_new();
-    f->a.sinks[f->a.sink_count++] = &f->rec->base;
-    f->flow = g_new0(flow_t, 1);
-    f->flow->id = 7;
-    f->flow->proto = IPPROTO_NUM_TCP;
-    static const uint8_t phone[4] = { 10, 1, 1, 20 }, cucm[4] = { 10, 1, 1, 5 };
-    f->flow->client.addr.family = 4;
-    memcpy(f->flow->client.addr.bytes, phone, 4);
-    f->flow->client.port = 51562;
-    f->flow->server.addr.family = 4;
-    memcpy(f->flow->server.addr.bytes, cucm, 4);
-    f->flow->server.port = 3804;
+    flow_fixture_add_sink(&f->a, &f->rec->base);
+    f->flow = flow_fixture_flow_new(&phone_to_capf);
     f->a.packet.pcap_cnt = 1;
-}
-
-static void fixture_add_sink(fixture_t *f, event_sink_t *sink)
-{
-    g_assert_cmpuint(f->a.sink_count, <, ANALYSIS_MAX_SINKS);
-    f->a.sinks[f->a.sink_count++] = sink;
 }
 
 /* Ends the flow and checks every byte was given back. */
@@ -144,11 +139,8 @@ static void fixture_free(fixture_t *f)
     g_assert_null(f->flow->capf);
     g_assert_cmpuint(f->flow->memory.in_use, ==, 0);
     cert_cache_free(f->a.certs);
-    g_assert_cmpuint(f->a.memcap.in_use, ==, 0);
-    g_assert_cmpuint(f->a.memcap.buffers_in_use, ==, 0);
-    for (unsigned i = 0; i < f->a.sink_count; i++)
-        f->a.sinks[i]->destroy(f->a.sinks[i]);
-    g_free(f->flow);
+    flow_fixture_assert_memory_returned(&f->a);
+    flow_fixture_destroy(&f->a, f->flow);
 }
 
 /* Delivers bytes as an exact-size heap copy (ASan sees overreads). */
@@ -627,42 +619,12 @@ static void test_memory(void)
 /* ------------------------------------------------------------------ */
 /* The JSON events                                                     */
 
-static char *read_file(const char *path)
-{
-    char *text = NULL;
-    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
-    return text;
-}
-
-/* Every line must be JSON (checked with Python's parser when present). */
-static void check_json_lines(const char *path)
-{
-    char *python = g_find_program_in_path("python3");
-    if (!python)
-        return;
-    char *argv[] = { python, "-c",
-                     "import json,sys\n"
-                     "for line in open(sys.argv[1]):\n"
-                     "    json.loads(line)\n",
-                     (char *)path, NULL };
-    int status = 0;
-    GError *error = NULL;
-    g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status, &error));
-    g_assert_no_error(error);
-    g_assert_true(g_spawn_check_wait_status(status, NULL));
-    g_free(python);
-}
-
 static void test_eve(void)
 {
-    char *dir = g_dir_make_tmp("capf-eve-XXXXXX", NULL);
-    char *path = g_build_filename(dir, "events.json", NULL);
     fixture_t f;
     fixture_init(&f, 64u << 20, 4u << 20);
-    GError *error = NULL;
-    event_sink_t *eve = eve_sink_new(path, &error);
-    g_assert_no_error(error);
-    fixture_add_sink(&f, eve);
+    eve_file_t events;
+    event_sink_t *eve = eve_file_open(&events, &f.a, "capf-eve-XXXXXX");
     GArray *conv = conv_rich();
     for (guint i = 0; i < conv->len; i++) {
         const conv_msg_t *m = &g_array_index(conv, conv_msg_t, i);
@@ -671,7 +633,7 @@ static void test_eve(void)
         deliver(&f, m->to_server, m->bytes->data, m->bytes->len);
     }
     eve->finish(eve);
-    char *text = read_file(path);
+    char *text = read_text_file(events.path);
     char **lines = g_strsplit(text, "\n", -1);
     g_assert_cmpuint(g_strv_length(lines), ==, conv->len + 1);
     g_assert_cmpstr(lines[conv->len], ==, "");
@@ -719,16 +681,13 @@ static void test_eve(void)
     /* empty body */
     g_assert_nonnull(strstr(lines[9], "\"fields\":[]"));
     g_assert_null(strstr(lines[0], "malformed"));
-    check_json_lines(path);
+    check_json_lines(events.path);
     g_free(csr);
     g_free(cert_md5);
     g_strfreev(lines);
     g_free(text);
     fixture_free(&f);
-    g_unlink(path);
-    g_rmdir(dir);
-    g_free(path);
-    g_free(dir);
+    eve_file_remove(&events);
     conv_free(conv);
 }
 
@@ -741,7 +700,7 @@ static void test_report(void)
     g_assert_nonnull(out);
     fixture_t f;
     fixture_init(&f, 64u << 20, 4u << 20);
-    fixture_add_sink(&f, report_sink_new(out, false));
+    flow_fixture_add_sink(&f.a, report_sink_new(out, false));
     GArray *conv = conv_from_fixture(capf_fixture_enroll_ok, capf_fixture_enroll_ok_count);
     for (guint i = 0; i < conv->len; i++) {
         const conv_msg_t *m = &g_array_index(conv, conv_msg_t, i);
@@ -752,10 +711,12 @@ static void test_report(void)
     run_stats_t stats;
     memset(&stats, 0, sizeof(stats));
     stats.files_read = 1;
-    f.a.sinks[1]->stats(f.a.sinks[1], &stats, &f.a.memcap, &f.a.packet);
+    dns_stats_t no_dns;
+    memset(&no_dns, 0, sizeof(no_dns));
+    f.a.sinks[1]->stats(f.a.sinks[1], &stats, &f.a.memcap, &no_dns, &f.a.packet);
     fixture_free(&f);
     fclose(out);
-    char *text = read_file(path);
+    char *text = read_text_file(path);
     g_assert_nonnull(strstr(text, "capf #7 10.1.1.20:51562 -> 10.1.1.5:3804 device=SEP74A02FC0A675 session=0x00001001 "
                                   "opcodes=01,02,03,04,09,0a,0f issued | cert: LSC SEP74A02FC0A675 <- CAPF-1a2b3c4d "
                                   "(frame 14), key matches CSR\n"));

@@ -406,6 +406,12 @@ static void test_memcap_hits_and_names(void)
         { CAP_MAX_FLOWS, "max_flows" },
         { CAP_FRAGMENT_DATAGRAMS, "fragment_datagrams" },
         { CAP_FRAGMENT_MEMORY, "fragment_memory" },
+        { CAP_HTTP_BODY, "http_body" },
+        { CAP_HTTP_HEADER, "http_header" },
+        { CAP_HTTP_PENDING, "http_pending" },
+        { CAP_DNS_PENDING, "dns_pending" },
+        { CAP_DNS_NAMES, "dns_names" },
+        { CAP_CERTSRV_REQUESTS, "certsrv_requests" },
     };
     g_assert_cmpuint(G_N_ELEMENTS(names), ==, CAP_COUNT);
     memcap_t mc;
