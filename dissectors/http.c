@@ -238,6 +238,90 @@ http_auth_scheme_t http_auth_scheme_of(byte_span_t value)
     return HTTP_AUTH_OTHER;
 }
 
+static int base64_value(uint8_t b)
+{
+    if (b >= 'A' && b <= 'Z')
+        return b - 'A';
+    if (b >= 'a' && b <= 'z')
+        return b - 'a' + 26;
+    if (is_digit(b))
+        return b - '0' + 52;
+    if (b == '+')
+        return 62;
+    if (b == '/')
+        return 63;
+    return -1;
+}
+
+/* Overwrites bytes that held a token, in a way the compiler keeps. */
+static void wipe(uint8_t *buf, size_t len)
+{
+    volatile uint8_t *p = buf;
+    for (size_t i = 0; i < len; i++)
+        p[i] = 0;
+}
+
+uint8_t http_ntlm_message_type(byte_span_t token)
+{
+    static const uint8_t signature[8] = { 'N', 'T', 'L', 'M', 'S', 'S', 'P', 0 };
+    uint8_t buf[HTTP_NTLM_SCAN];
+    size_t n = 0;
+    uint32_t acc = 0;
+    unsigned bits = 0;
+    cursor_t c = cur_from_span(token);
+    /* the base64 text up to its padding or the first byte that is not base64 */
+    while (!cur_empty(&c) && n < sizeof(buf)) {
+        int v = base64_value(cur_u8(&c));
+        if (v < 0)
+            break;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            buf[n++] = (uint8_t)(acc >> bits);
+        }
+    }
+    acc = 0;
+    uint8_t type = HTTP_NTLM_NONE;
+    for (size_t i = 0; i + sizeof(signature) + 4 <= n; i++) {
+        if (memcmp(buf + i, signature, sizeof(signature)) != 0)
+            continue;
+        const uint8_t *t = buf + i + sizeof(signature);
+        uint32_t v = (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 |
+                     (uint32_t)t[3] << 24;
+        if (v >= HTTP_NTLM_NEGOTIATE && v <= HTTP_NTLM_AUTHENTICATE)
+            type = (uint8_t)v;
+        break;
+    }
+    wipe(buf, n);
+    return type;
+}
+
+/* The token68 that follows a scheme ("NTLM TlRM..."): empty when none. */
+static byte_span_t auth_token(cursor_t after)
+{
+    while (!cur_empty(&after) && is_ows(cur_peek_u8(&after, 0)))
+        cur_skip(&after, 1);
+    size_t n = 0;
+    while (n < cur_remaining(&after) && !is_ows(cur_peek_u8(&after, n)) &&
+           cur_peek_u8(&after, n) != ',')
+        n++;
+    return cur_view(&after, n);
+}
+
+/* Authorization: the scheme, and for NTLM and Negotiate which NTLM message
+ * the token is (never the token itself). */
+static void parse_authorization(http_message_t *m, byte_span_t value)
+{
+    m->authorization = http_auth_scheme_of(value);
+    m->authorization_ntlm_type = HTTP_NTLM_NONE;
+    if (m->authorization != HTTP_AUTH_NTLM && m->authorization != HTTP_AUTH_NEGOTIATE)
+        return;
+    cursor_t after;
+    leading_token(trim(value), &after);
+    m->authorization_ntlm_type = http_ntlm_message_type(auth_token(after));
+}
+
 /* Copies text into a fixed field: control bytes become '?'; cut to fit. */
 static bool copy_text(char *dst, size_t size, byte_span_t src)
 {
@@ -362,6 +446,13 @@ static void parse_www_authenticate(http_message_t *m, byte_span_t value)
         if (m->www_authenticate == HTTP_AUTH_NONE)
             m->www_authenticate = s;
         m->www_authenticate_schemes |= 1u << s;
+        if ((s == HTTP_AUTH_NTLM || s == HTTP_AUTH_NEGOTIATE) && !m->www_authenticate_token) {
+            byte_span_t token = auth_token(after);
+            if (token.len) {
+                m->www_authenticate_token = true;
+                m->www_authenticate_ntlm_type = http_ntlm_message_type(token);
+            }
+        }
     }
 }
 
@@ -536,8 +627,8 @@ bool http_message_parse(byte_span_t block, http_message_t *out)
         } else if (span_ieq(name, "expect")) {
             parse_expect(out, value);
         } else if (span_ieq(name, "authorization")) {
-            /* the scheme only: the credentials stay on the wire */
-            out->authorization = http_auth_scheme_of(value);
+            /* the scheme (and NTLM step) only: the credentials stay on the wire */
+            parse_authorization(out, value);
         } else if (span_ieq(name, "www-authenticate")) {
             parse_www_authenticate(out, value);
         }

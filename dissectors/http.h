@@ -5,7 +5,9 @@
  *
  * Credentials are never kept: of Authorization and WWW-Authenticate only the
  * scheme (NTLM, Negotiate, Basic, Digest, Bearer) is recorded, never the
- * token or the parameters that follow it.
+ * token or the parameters that follow it.  Of an NTLM or Negotiate token only
+ * the NTLM message type is read (which step of the handshake it is), and
+ * whether a challenge carries a token at all.
  */
 #ifndef ENROLLMON_HTTP_H
 #define ENROLLMON_HTTP_H
@@ -80,6 +82,25 @@ const char *http_auth_scheme_name(http_auth_scheme_t scheme);
 /* The scheme a credentials or challenge value starts with. */
 http_auth_scheme_t http_auth_scheme_of(byte_span_t value);
 
+/* NTLM message types (MS-NLMP 2.2.1). */
+enum {
+    HTTP_NTLM_NONE = 0,         /* no token, or not NTLMSSP (a Kerberos token) */
+    HTTP_NTLM_NEGOTIATE = 1,
+    HTTP_NTLM_CHALLENGE = 2,
+    HTTP_NTLM_AUTHENTICATE = 3,
+};
+
+/* Bytes of a token decoded at most, looking for "NTLMSSP\0" (SPNEGO puts
+ * it after the mechanism list). */
+#define HTTP_NTLM_SCAN 256
+
+/* The NTLM message type a base64 token (token68 of an NTLM or Negotiate
+ * Authorization / WWW-Authenticate value) carries: "NTLMSSP\0" then a
+ * little-endian uint32 of 1, 2 or 3, plain or wrapped in SPNEGO within its
+ * first HTTP_NTLM_SCAN bytes; HTTP_NTLM_NONE otherwise.  The decoded bytes
+ * are wiped before returning. */
+uint8_t http_ntlm_message_type(byte_span_t token);
+
 /* Connection header tokens. */
 enum {
     HTTP_CONN_CLOSE = 1u << 0,
@@ -121,8 +142,13 @@ typedef struct http_message {
     unsigned connection;            /* HTTP_CONN_* */
     bool expect_continue;           /* Expect: 100-continue */
     http_auth_scheme_t authorization; /* Authorization: scheme only */
+    uint8_t authorization_ntlm_type; /* NTLM/Negotiate: HTTP_NTLM_* of its token */
     http_auth_scheme_t www_authenticate; /* the first challenge's scheme */
     unsigned www_authenticate_schemes; /* bit (1 << scheme) of every challenge */
+    /* An NTLM or Negotiate challenge carries a token: the handshake goes on
+     * (a bare "NTLM" / "Negotiate" starts it, or refuses what was sent). */
+    bool www_authenticate_token;
+    uint8_t www_authenticate_ntlm_type; /* HTTP_NTLM_* of the first such token */
     unsigned header_count;
     unsigned problems;              /* HTTP_BAD_* ... */
     size_t header_len;              /* the block, empty line included */

@@ -68,6 +68,22 @@ typedef struct capf_event_extra capf_event_extra_t;   /* monitor/capf_flow.h */
 typedef struct dns_names dns_names_t;                 /* monitor/dns_names.h */
 typedef struct dns_stats dns_stats_t;                 /* monitor/dns_names.h */
 typedef struct certsrv_requests certsrv_requests_t;   /* monitor/certsrv_requests.h */
+typedef struct verdict verdict_t;                     /* monitor/verdict.h */
+typedef struct diagnosis diagnosis_t;                 /* monitor/diagnosis.h */
+typedef struct diagnosis_config diagnosis_config_t;   /* monitor/diagnosis.h */
+typedef struct trust_store trust_store_t;             /* monitor/trust_store.h */
+
+/* What the TCP layer tells the diagnosis about connection attempts. */
+typedef enum tcp_event {
+    TCP_EVENT_SYN = 0,      /* the client's first SYN of the connection */
+    TCP_EVENT_SYN_AGAIN,    /* a retransmitted SYN */
+    TCP_EVENT_SYNACK,       /* the server's first SYN-ACK */
+    TCP_EVENT_ESTABLISHED,  /* the client acknowledged the SYN-ACK */
+    TCP_EVENT_RST_FROM_SERVER, /* the first RST the server sent */
+    TCP_EVENT_RST_FROM_CLIENT,
+    TCP_EVENT_FIN_FROM_SERVER, /* the first FIN of each side */
+    TCP_EVENT_FIN_FROM_CLIENT,
+} tcp_event_t;
 
 /* A consumer of finished records (JSON lines, the terminal report, ...).
  * Sinks only read what they are given. */
@@ -100,11 +116,13 @@ struct event_sink {
     /* Decrypted TLS application data of one direction, in order. */
     void (*tls_plaintext)(event_sink_t *self, const flow_t *flow, bool from_client,
                           byte_span_t data, const packet_info_t *at);
+    /* A conclusion of the diagnosis (or an update of one: a repeat). */
+    void (*verdict)(event_sink_t *self, const verdict_t *verdict);
     void (*finish)(event_sink_t *self);
     void (*destroy)(event_sink_t *self);
 };
 
-#define ANALYSIS_MAX_SINKS 4
+#define ANALYSIS_MAX_SINKS 8
 
 typedef struct analysis {
     monitor_limits_t limits;
@@ -119,6 +137,8 @@ typedef struct analysis {
     unsigned sink_count;
     dns_names_t *dns_names;     /* names asked and how they were answered; NULL: not kept */
     certsrv_requests_t *certsrv_requests; /* CSR per certsrv ReqID; NULL: not kept */
+    const trust_store_t *trust; /* --trust: CA certificates to verify chains with; NULL: none */
+    diagnosis_t *diagnosis;     /* gets every record after the sinks; NULL: no verdicts */
 } analysis_t;
 
 void analysis_emit_tls(analysis_t *a, const flow_t *flow, const tls_conn_t *tls,
@@ -132,6 +152,14 @@ void analysis_emit_stats(analysis_t *a);
 void analysis_emit_tls_plaintext(analysis_t *a, const flow_t *flow, bool from_client, byte_span_t data);
 void analysis_emit_http(analysis_t *a, const flow_t *flow, const http_exchange_t *exchange,
                         const packet_info_t *at);
+/* A request is complete and waits for its response (the diagnosis arms
+ * its deadline); the exchange is emitted later with analysis_emit_http. */
+void analysis_emit_http_request(analysis_t *a, const flow_t *flow, const http_exchange_t *exchange,
+                                const packet_info_t *at);
+void analysis_emit_tcp(analysis_t *a, const flow_t *flow, tcp_event_t event);
+void analysis_emit_verdict(analysis_t *a, const verdict_t *verdict);
+/* Packet time (or live wall-clock time) has reached now_us. */
+void analysis_tick(analysis_t *a, int64_t now_us, const packet_info_t *at);
 void analysis_emit_dns(analysis_t *a, const flow_t *flow, const dns_transaction_t *transaction,
                        const packet_info_t *at);
 

@@ -50,6 +50,15 @@ static FILE *open_capture(const char *path, bool *is_pcapng, char **message)
 
 capture_outcome_t capture_read_file(const char *path, engine_t *engine, char **message)
 {
+    return capture_read_file_progress(path, engine, NULL, NULL, message);
+}
+
+/* Packets between progress reports: rare enough to cost nothing. */
+#define PROGRESS_EVERY 4096
+
+capture_outcome_t capture_read_file_progress(const char *path, engine_t *engine,
+                                             capture_progress_fn fn, void *ctx, char **message)
+{
     analysis_t *a = engine_analysis(engine);
     *message = NULL;
     bool is_pcapng = false;
@@ -80,12 +89,22 @@ capture_outcome_t capture_read_file(const char *path, engine_t *engine, char **m
     uint64_t count = 0;
     uint64_t offset = PCAP_FILE_HEADER_LEN; /* where the next record starts (classic pcap) */
     int rc;
+    uint64_t total = 0;
+    struct stat st;
+    if (fn && fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode))
+        total = (uint64_t)st.st_size;
     while ((rc = pcap_next_ex(p, &hdr, &data)) == 1) {
         count++;
         int64_t ts_us = (int64_t)hdr->ts.tv_sec * 1000000 + hdr->ts.tv_usec;
         engine_packet(engine, linktype, ts_us, data, hdr->caplen, hdr->len, path, count);
         offset += PCAP_RECORD_HEADER_LEN + hdr->caplen;
+        if (fn && count % PROGRESS_EVERY == 0) {
+            long pos = ftell(fp); /* libpcap reads the stream it was given */
+            fn(ctx, path, pos > 0 ? (uint64_t)pos : 0, total, count);
+        }
     }
+    if (fn)
+        fn(ctx, path, total, total, count);
     a->stats.files_read++;
     capture_outcome_t outcome = CAPTURE_COMPLETE;
     if (rc == PCAP_ERROR) {

@@ -16,4 +16,13 @@ typedef enum capture_outcome {
  * *message holds the line to show (free with g_free). */
 capture_outcome_t capture_read_file(const char *path, engine_t *engine, char **message);
 
+/* Called now and then while a file is read: bytes of it read so far, its
+ * size (0 when unknown), packets read from it. */
+typedef void (*capture_progress_fn)(void *ctx, const char *path, uint64_t bytes_read,
+                                    uint64_t bytes_total, uint64_t packets);
+
+/* The same, telling progress to fn (may be NULL) every few thousand packets. */
+capture_outcome_t capture_read_file_progress(const char *path, engine_t *engine,
+                                             capture_progress_fn fn, void *ctx, char **message);
+
 #endif

@@ -1,10 +1,12 @@
 #include "config.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #define GROUP_KINDS "certificate-kinds"
 #define GROUP_LIMITS "limits"
 #define GROUP_CAPF "capf"
+#define GROUP_DIAGNOSIS "diagnosis"
 
 void config_defaults(monitor_config_t *config)
 {
@@ -14,6 +16,7 @@ void config_defaults(monitor_config_t *config)
     config->patterns.mic_issuer_cns = g_strdupv(d->mic_issuer_cns);
     monitor_limits_default(&config->limits);
     config->capf_port = 3804;
+    diagnosis_config_default(&config->diagnosis);
 }
 
 void config_clear(monitor_config_t *config)
@@ -21,6 +24,7 @@ void config_clear(monitor_config_t *config)
     g_strfreev(config->patterns.lsc_issuer_cn_prefixes);
     g_strfreev(config->patterns.mic_issuer_cns);
     g_free(config->source);
+    diagnosis_config_clear(&config->diagnosis);
     memset(config, 0, sizeof(*config));
 }
 
@@ -149,6 +153,64 @@ static bool load_kinds(monitor_config_t *config, GKeyFile *kf, const char *path,
     return ok;
 }
 
+#define DIAGNOSIS_KEY(name, field, max) { name, offsetof(diagnosis_config_t, field), max }
+
+static const struct diagnosis_key {
+    const char *name;
+    size_t offset;
+    unsigned max;
+} diagnosis_keys[] = {
+    DIAGNOSIS_KEY("response-timeout-s", response_timeout_s, 3600),
+    DIAGNOSIS_KEY("syn-timeout-s", syn_timeout_s, 3600),
+    DIAGNOSIS_KEY("repeat-window-s", repeat_window_s, 86400),
+    DIAGNOSIS_KEY("expiry-warning-days", expiry_warning_days, 3650),
+    DIAGNOSIS_KEY("link-window-s", link_window_s, 3600),
+    DIAGNOSIS_KEY("queue-window-s", queue_window_s, 3600),
+    DIAGNOSIS_KEY("queue-min-unanswered", queue_min_unanswered, 1000000),
+    DIAGNOSIS_KEY("queue-unanswered-pct", queue_unanswered_pct, 100),
+    DIAGNOSIS_KEY("queue-silent-s", queue_silent_s, 3600),
+};
+
+static bool load_diagnosis(monitor_config_t *config, GKeyFile *kf, const char *path, GError **error)
+{
+    gsize n = 0;
+    char **keys = g_key_file_get_keys(kf, GROUP_DIAGNOSIS, &n, NULL);
+    bool ok = true;
+    for (gsize i = 0; ok && i < n; i++) {
+        if (strcmp(keys[i], "names-of-interest") == 0) {
+            char **list = g_key_file_get_string_list(kf, GROUP_DIAGNOSIS, keys[i], NULL, NULL);
+            for (char **p = list; p && *p; p++)
+                g_strstrip(*p);
+            g_strfreev(config->diagnosis.names_of_interest);
+            config->diagnosis.names_of_interest = list ? list : g_new0(char *, 1);
+            continue;
+        }
+        const struct diagnosis_key *dk = NULL;
+        for (size_t k = 0; k < G_N_ELEMENTS(diagnosis_keys); k++)
+            if (strcmp(diagnosis_keys[k].name, keys[i]) == 0)
+                dk = &diagnosis_keys[k];
+        if (!dk) {
+            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
+                        "%s: unknown key '%s' in [%s]", path, keys[i], GROUP_DIAGNOSIS);
+            ok = false;
+            break;
+        }
+        GError *e = NULL;
+        guint64 v = g_key_file_get_uint64(kf, GROUP_DIAGNOSIS, keys[i], &e);
+        if (e || v == 0 || v > dk->max) {
+            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                        "%s: [%s] %s must be a whole number from 1 to %u", path, GROUP_DIAGNOSIS,
+                        keys[i], dk->max);
+            g_clear_error(&e);
+            ok = false;
+            break;
+        }
+        *(unsigned *)((char *)&config->diagnosis + dk->offset) = (unsigned)v;
+    }
+    g_strfreev(keys);
+    return ok;
+}
+
 bool config_load(monitor_config_t *config, const char *path, GError **error)
 {
     GKeyFile *kf = g_key_file_new();
@@ -164,7 +226,7 @@ bool config_load(monitor_config_t *config, const char *path, GError **error)
     bool ok = true;
     for (gsize i = 0; ok && i < n; i++) {
         if (strcmp(groups[i], GROUP_KINDS) != 0 && strcmp(groups[i], GROUP_LIMITS) != 0 &&
-            strcmp(groups[i], GROUP_CAPF) != 0) {
+            strcmp(groups[i], GROUP_CAPF) != 0 && strcmp(groups[i], GROUP_DIAGNOSIS) != 0) {
             g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND,
                         "%s: unknown group [%s]", path, groups[i]);
             ok = false;
@@ -172,7 +234,7 @@ bool config_load(monitor_config_t *config, const char *path, GError **error)
     }
     g_strfreev(groups);
     ok = ok && load_kinds(config, kf, path, error) && load_limits(config, kf, path, error) &&
-         load_capf(config, kf, path, error);
+         load_capf(config, kf, path, error) && load_diagnosis(config, kf, path, error);
     g_key_file_free(kf);
     if (ok) {
         g_free(config->source);

@@ -5,6 +5,7 @@
 #define ENROLLMON_CONFIG_H
 
 #include "../dissectors/x509.h"
+#include "diagnosis.h"
 #include "limits.h"
 
 #include <glib.h>
@@ -13,6 +14,7 @@ typedef struct monitor_config {
     cert_patterns_t patterns;   /* owned string vectors */
     monitor_limits_t limits;
     uint16_t capf_port;         /* [capf] port; default 3804 */
+    diagnosis_config_t diagnosis; /* [diagnosis] */
     char *source;               /* the file read, or NULL for built-in defaults */
 } monitor_config_t;
 

@@ -1,4 +1,5 @@
 #include "engine.h"
+#include "diagnosis.h"
 
 #include "../dissectors/http.h"
 #include "capf_flow.h"
@@ -47,6 +48,9 @@ engine_t *engine_new(const engine_options_t *options, GError **error)
     memcap_init(&e->a.memcap, e->a.limits.global_memory, e->a.limits.flow_memory);
     e->a.dns_names = dns_names_new(&e->a.memcap, 0);   /* 0: the default table size */
     e->a.certsrv_requests = certsrv_requests_new(&e->a.memcap, 0);
+    e->a.trust = options->trust;
+    if (options->diagnosis)
+        e->a.diagnosis = diagnosis_new(&e->a, options->diagnosis);
     e->a.certs = cert_cache_new(e->a.patterns, 4096);
     cert_cache_set_memcap(e->a.certs, &e->a.memcap);
     e->flows = flow_table_new();
@@ -297,22 +301,37 @@ static void update_tcp_state(engine_t *e, flow_t *flow, int dir, const tcp_resul
 {
     tcp_flags_seen_t *seen = &flow->tcp_flags;
     uint8_t flags = tcp->flags;
-    if ((flags & TCP_FLAG_SYN) && !(flags & TCP_FLAG_ACK) && dir == DIR_TO_SERVER)
+    analysis_t *a = &e->a;
+    bool from_server = dir == DIR_TO_CLIENT;
+    if ((flags & TCP_FLAG_SYN) && !(flags & TCP_FLAG_ACK) && dir == DIR_TO_SERVER) {
         seen->syn++;
-    if ((flags & TCP_FLAG_SYN) && (flags & TCP_FLAG_ACK) && dir == DIR_TO_CLIENT)
+        analysis_emit_tcp(a, flow, seen->syn == 1 ? TCP_EVENT_SYN : TCP_EVENT_SYN_AGAIN);
+    }
+    if ((flags & TCP_FLAG_SYN) && (flags & TCP_FLAG_ACK) && dir == DIR_TO_CLIENT) {
         seen->synack++;
-    if (flags & TCP_FLAG_RST)
+        if (seen->synack == 1)
+            analysis_emit_tcp(a, flow, TCP_EVENT_SYNACK);
+    }
+    if (flags & TCP_FLAG_RST) {
         seen->rst[dir]++;
-    if (flags & TCP_FLAG_FIN)
+        if (seen->rst[dir] == 1)
+            analysis_emit_tcp(a, flow, from_server ? TCP_EVENT_RST_FROM_SERVER : TCP_EVENT_RST_FROM_CLIENT);
+    }
+    if (flags & TCP_FLAG_FIN) {
         seen->fin[dir]++;
+        if (seen->fin[dir] == 1)
+            analysis_emit_tcp(a, flow, from_server ? TCP_EVENT_FIN_FROM_SERVER : TCP_EVENT_FIN_FROM_CLIENT);
+    }
     if (flow->closed_by < 0 && (flags & (TCP_FLAG_FIN | TCP_FLAG_RST))) {
         flow->closed_by = (int8_t)dir;
         flow->closed_by_rst = (flags & TCP_FLAG_RST) != 0;
         flow->closed_at = e->a.packet;
     }
     if (!seen->handshake_complete && seen->syn && seen->synack && dir == DIR_TO_SERVER &&
-        (flags & TCP_FLAG_ACK) && !(flags & (TCP_FLAG_SYN | TCP_FLAG_RST)))
+        (flags & TCP_FLAG_ACK) && !(flags & (TCP_FLAG_SYN | TCP_FLAG_RST))) {
         seen->handshake_complete = true;
+        analysis_emit_tcp(a, flow, TCP_EVENT_ESTABLISHED);
+    }
 
     bool closed = seen->rst[0] || seen->rst[1] || (seen->fin[0] && seen->fin[1]);
     /* Only SYNs so far: an unanswered attempt times out sooner. */
@@ -509,6 +528,7 @@ void engine_packet(engine_t *e, int linktype, int64_t ts_us, const uint8_t *data
         a->stats.last_ts_us = ts_us;
 
     expire(e, ts_us);
+    analysis_tick(a, ts_us, &a->packet);
 
     byte_span_t frame = { data, caplen };
     link_result_t link;
@@ -535,6 +555,8 @@ void engine_finish(engine_t *e)
     if (e->finished)
         return;
     e->finished = true;
+    if (e->a.diagnosis)
+        diagnosis_input_ended(e->a.diagnosis);
     /* Conclude what is still open in the order the flows began, so the
      * output does not depend on hash table order. */
     GPtrArray *open = g_ptr_array_new();
@@ -548,6 +570,8 @@ void engine_finish(engine_t *e)
                                                                : FLOW_END_CAPTURE_END);
     }
     g_ptr_array_free(open, TRUE);
+    if (e->a.diagnosis)
+        diagnosis_finish(e->a.diagnosis);
     const ipfrag_stats_t *fs = ipfrag_stats(e->fragments);
     e->a.stats.fragments_dropped = fs->dropped + fs->timed_out;
     analysis_emit_stats(&e->a);
@@ -564,6 +588,7 @@ void engine_free(engine_t *e)
     for (unsigned i = 0; i < e->a.sink_count; i++)
         if (e->a.sinks[i]->destroy)
             e->a.sinks[i]->destroy(e->a.sinks[i]);
+    diagnosis_free(e->a.diagnosis);
     ipfrag_table_free(e->fragments);
     flow_table_free(e->flows);
     dns_names_free(e->a.dns_names);

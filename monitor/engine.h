@@ -16,6 +16,8 @@ typedef struct engine_options {
     const cert_patterns_t *patterns;
     uint16_t capf_port;         /* 0: the default, 3804 */
     const tls_keys_t *keys;     /* NULL: nothing to decrypt with */
+    const struct diagnosis_config *diagnosis; /* NULL: no verdicts */
+    const trust_store_t *trust; /* NULL: no trust store given */
 } engine_options_t;
 
 /* NULL with error set when a part (nDPI) cannot start. */

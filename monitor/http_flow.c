@@ -327,6 +327,8 @@ static void body_done(http_delivery_t *dl, http_dir_t *hd)
     if (hd->body_is_request) {
         ex->request_complete = true;
         ex->request_at = dl->a->packet;
+        if (!ex->emitted) /* a response can come before the body ends */
+            analysis_emit_http_request(dl->a, dl->flow, ex, &dl->a->packet);
     } else {
         ex->response_complete = true;
         ex->response_at = dl->a->packet;
@@ -342,6 +344,7 @@ static void on_request(http_delivery_t *dl, http_dir_t *hd, const http_message_t
     http_exchange_t *ex = ex_new(dl);
     if (ex) {
         ex->has_request = true;
+        ex->seq = conn->requests;
         memcpy(ex->method, m->method, sizeof(ex->method));
         memcpy(ex->uri, m->uri, sizeof(ex->uri));
         ex->uri_truncated = m->uri_length >= sizeof(ex->uri);
@@ -356,6 +359,7 @@ static void on_request(http_delivery_t *dl, http_dir_t *hd, const http_message_t
         ex->request_chunked = m->chunked;
         ex->expect_continue = m->expect_continue;
         ex->authorization = m->authorization;
+        ex->authorization_ntlm_type = m->authorization_ntlm_type;
         ex->request_problems = m->problems;
         ex->request_first = hd->hdr_first;
         ex->request_at = dl->a->packet;
@@ -375,8 +379,10 @@ static void on_request(http_delivery_t *dl, http_dir_t *hd, const http_message_t
         begin_body(hd, ex, true, HTTP_DIR_CHUNKED, 0);
     else if (m->has_content_length && m->content_length > 0)
         begin_body(hd, ex, true, HTTP_DIR_BODY, m->content_length);
-    else if (ex)
+    else if (ex) {
         ex->request_complete = true;
+        analysis_emit_http_request(dl->a, dl->flow, ex, &dl->a->packet);
+    }
 }
 
 /* The connection is not HTTP any more (101 Switching Protocols, a CONNECT
@@ -435,6 +441,8 @@ static void on_response(http_delivery_t *dl, http_dir_t *hd, const http_message_
         ex->response_chunked = m->chunked;
         ex->www_authenticate = m->www_authenticate;
         ex->www_authenticate_schemes = m->www_authenticate_schemes;
+        ex->www_authenticate_token = m->www_authenticate_token;
+        ex->www_authenticate_ntlm_type = m->www_authenticate_ntlm_type;
         ex->response_problems = m->problems;
         ex->response_first = dl->a->packet;
         ex->response_at = dl->a->packet;

@@ -45,6 +45,7 @@
 struct http_exchange {
     /* ---- the request ---- */
     bool has_request;             /* false: a response without its request */
+    uint64_t seq;                 /* the request's number on its connection (1-based); 0 without one */
     char method[HTTP_METHOD_MAX];
     char uri[HTTP_URI_MAX];       /* as sent; cut to fit (uri_truncated) */
     bool uri_truncated;
@@ -59,6 +60,7 @@ struct http_exchange {
     bool request_chunked;
     bool expect_continue;
     http_auth_scheme_t authorization; /* the scheme of Authorization only */
+    uint8_t authorization_ntlm_type; /* NTLM/Negotiate: HTTP_NTLM_* of its token (never the token) */
     unsigned request_problems;    /* HTTP_BAD_* of the request's header block */
     bool request_complete;        /* the whole body was seen */
     packet_info_t request_first;  /* where the request began */
@@ -75,6 +77,8 @@ struct http_exchange {
     bool response_chunked;
     http_auth_scheme_t www_authenticate; /* the first challenge's scheme */
     unsigned www_authenticate_schemes;   /* bit (1 << scheme) of every challenge */
+    bool www_authenticate_token;  /* an NTLM/Negotiate challenge carries a token: a handshake step */
+    uint8_t www_authenticate_ntlm_type;  /* HTTP_NTLM_* of that token */
     unsigned response_problems;
     bool response_complete;       /* the whole body was seen */
     unsigned interim_count;       /* 1xx responses before the final one (100 Continue) */

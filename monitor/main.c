@@ -8,14 +8,20 @@
  */
 #include "../output/eve.h"
 #include "../output/plaintext_dump.h"
+#include "../output/progress.h"
 #include "../output/report.h"
+#include "../output/verdict_report.h"
 #include "capture.h"
 #include "config.h"
 #include "engine.h"
+#include "diagnosis.h"
 #include "keylog.h"
+#include "trust_store.h"
 
 #include <errno.h>
 #include <glib.h>
+#include <glib/gstdio.h>
+#include <sys/stat.h>
 #include <locale.h>
 #include <openssl/pem.h>
 #include <stdio.h>
@@ -40,6 +46,8 @@ typedef struct options {
     char **keylog_files;
     char **rsa_key_files;
     char *dump_plaintext_dir;
+    char *trust_path;
+    char *color;
 } options_t;
 
 static void fail_line(const char *message)
@@ -86,6 +94,10 @@ static bool parse_options(int *argc, char ***argv, options_t *opt)
           "A server's PEM private key, for TLS with RSA key exchange (repeat for several)", "FILE" },
         { "dump-plaintext", 0, 0, G_OPTION_ARG_FILENAME, &opt->dump_plaintext_dir,
           "Write decrypted application data to DIR/<flow>-<client|server>.bin", "DIR" },
+        { "trust", 0, 0, G_OPTION_ARG_FILENAME, &opt->trust_path,
+          "CA certificates (a PEM file or a directory of them) to verify server chains with", "FILE_OR_DIR" },
+        { "color", 0, 0, G_OPTION_ARG_STRING, &opt->color,
+          "Colour in the report: auto (when a terminal), always or never", "WHEN" },
         { "capf-port", 0, 0, G_OPTION_ARG_INT, &opt->capf_port,
           "TCP port of the CAPF service (default 3804, or the configuration's)", "PORT" },
         { "quiet", 'q', 0, G_OPTION_ARG_NONE, &opt->quiet,
@@ -118,6 +130,8 @@ static void options_clear(options_t *opt)
     g_strfreev(opt->keylog_files);
     g_strfreev(opt->rsa_key_files);
     g_free(opt->dump_plaintext_dir);
+    g_free(opt->trust_path);
+    g_free(opt->color);
     g_strfreev(opt->read_files);
     g_free(opt->json_path);
     g_free(opt->config_path);
@@ -186,12 +200,47 @@ static void keys_clear(tls_keys_t *keys)
     memset(keys, 0, sizeof(*keys));
 }
 
+/* What the progress line needs while files are read. */
+typedef struct progress_ctx {
+    progress_t *progress;
+    engine_t *engine;
+    uint64_t bytes_before;    /* of the files already read */
+    uint64_t packets_before;
+} progress_ctx_t;
+
+static void on_progress(void *ctx, const char *path, uint64_t bytes_read, uint64_t bytes_total,
+                        uint64_t packets)
+{
+    (void)bytes_total;
+    progress_ctx_t *pc = ctx;
+    const diagnosis_t *d = engine_analysis(pc->engine)->diagnosis;
+    uint64_t verdicts = 0;
+    if (d)
+        for (int id = 0; id < V_COUNT; id++)
+            verdicts += diagnosis_counts(d)->verdicts[id];
+    progress_update(pc->progress, path, pc->bytes_before + bytes_read, pc->packets_before + packets,
+                    verdicts);
+}
+
+static uint64_t input_size(char **files)
+{
+    uint64_t total = 0;
+    for (char **f = files; *f; f++) {
+        GStatBuf st;
+        if (g_stat(*f, &st) == 0 && S_ISREG(st.st_mode))
+            total += (uint64_t)st.st_size;
+    }
+    return total;
+}
+
 /* Reads every capture; returns the exit status. */
-static int analyse(const options_t *opt, const monitor_config_t *config, const tls_keys_t *keys)
+static int analyse(const options_t *opt, const monitor_config_t *config, const tls_keys_t *keys,
+                   const trust_store_t *trust)
 {
     GError *error = NULL;
     engine_options_t eopt = { config->limits, &config->patterns,
-                              opt->capf_port ? (uint16_t)opt->capf_port : config->capf_port, keys };
+                              opt->capf_port ? (uint16_t)opt->capf_port : config->capf_port, keys,
+                              &config->diagnosis, trust };
     engine_t *engine = engine_new(&eopt, &error);
     if (!engine) {
         fail_line(error->message);
@@ -221,13 +270,29 @@ static int analyse(const options_t *opt, const monitor_config_t *config, const t
     }
     /* With events on standard output the readable report moves to stderr. */
     bool events_on_stdout = opt->json_path && strcmp(opt->json_path, "-") == 0;
-    engine_add_sink(engine, report_sink_new(events_on_stdout ? stderr : stdout, opt->quiet));
+    FILE *report_out = events_on_stdout ? stderr : stdout;
+    engine_add_sink(engine, report_sink_new(report_out, opt->quiet));
+    report_color_t color = REPORT_COLOR_AUTO;
+    report_color_parse(opt->color, &color);
+    engine_add_sink(engine, verdict_report_new(report_out, report_color_enabled(color, report_out), false));
 
     unsigned failed = 0, total = 0;
+    /* Progress only on a terminal, and never mixed into events on stdout's terminal. */
+    progress_ctx_t pc = { progress_new(stderr, input_size(opt->read_files)), engine, 0, 0 };
     for (char **f = opt->read_files; *f; f++) {
         total++;
         char *message = NULL;
-        switch (capture_read_file(*f, engine, &message)) {
+        capture_outcome_t outcome =
+            capture_read_file_progress(*f, engine, pc.progress ? on_progress : NULL, &pc, &message);
+        if (pc.progress) {
+            GStatBuf st;
+            if (g_stat(*f, &st) == 0)
+                pc.bytes_before += (uint64_t)st.st_size;
+            pc.packets_before = engine_analysis(engine)->stats.packets;
+        }
+        if (message)
+            progress_erase(pc.progress); /* the line about the file goes on a clean line */
+        switch (outcome) {
         case CAPTURE_COMPLETE:
             break;
         case CAPTURE_TRUNCATED:
@@ -240,6 +305,7 @@ static int analyse(const options_t *opt, const monitor_config_t *config, const t
         }
         g_free(message);
     }
+    progress_free(pc.progress);
     engine_finish(engine);
     bool output_failed = eve && eve_sink_failed(eve);
     engine_free(engine);
@@ -268,6 +334,11 @@ int main(int argc, char **argv)
         fail_line("--capf-port must be a TCP port (1 to 65535)");
         goto out;
     }
+    report_color_t color_choice;
+    if (!report_color_parse(opt.color, &color_choice)) {
+        fail_line("--color must be auto, always or never");
+        goto out;
+    }
     if (!opt.read_files || !opt.read_files[0]) {
         fail_line("nothing to read: give one or more captures with -r FILE");
         goto out;
@@ -281,10 +352,20 @@ int main(int argc, char **argv)
         g_error_free(error);
         goto out;
     }
+    trust_store_t *trust = NULL;
+    if (opt.trust_path) {
+        trust = trust_store_load(opt.trust_path, &error);
+        if (!trust) {
+            fail_line(error->message);
+            g_error_free(error);
+            goto out;
+        }
+    }
     tls_keys_t keys = { 0 };
     if (load_keys(&opt, &keys))
-        status = analyse(&opt, &config, &keys);
+        status = analyse(&opt, &config, &keys, trust);
     keys_clear(&keys);
+    trust_store_free(trust);
 out:
     config_clear(&config);
     options_clear(&opt);

@@ -18,6 +18,7 @@ const char *cap_name(cap_id_t cap)
     case CAP_DNS_PENDING: return "dns_pending";
     case CAP_DNS_NAMES: return "dns_names";
     case CAP_CERTSRV_REQUESTS: return "certsrv_requests";
+    case CAP_DIAGNOSIS_STATE: return "diagnosis_state";
     case CAP_COUNT: break;
     }
     return "unknown";

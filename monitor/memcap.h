@@ -29,6 +29,7 @@ typedef enum cap_id {
     CAP_DNS_PENDING,        /* queries waiting for answers on one flow */
     CAP_DNS_NAMES,          /* the table of names asked for, oldest dropped */
     CAP_CERTSRV_REQUESTS,   /* the table of certsrv request numbers, oldest dropped */
+    CAP_DIAGNOSIS_STATE,    /* the diagnosis's own state (open requests, servers watched) */
     CAP_COUNT
 } cap_id_t;
 

@@ -179,6 +179,9 @@ static void on_certificate(tls_delivery_t *dl, byte_span_t body)
     msg.certs = g_ptr_array_sized_new(list.kept);
     if (!tls_dir_is_client(dl->tls, dl->dir) && list.kept)
         tls_decrypt_server_certificate(&dl->tls->decrypt, list.der[0]);
+    if (dl->a->trust && !tls_dir_is_client(dl->tls, dl->dir) && list.kept)
+        trust_store_verify(dl->a->trust, list.der, list.kept, dl->a->packet.ts_us / 1000000,
+                           &msg.trust);
     for (unsigned i = 0; i < list.kept; i++) {
         cert_ref_t *ref = cert_cache_get(dl->a->certs, list.der[i]);
         if (ref)
@@ -444,6 +447,7 @@ static bool decrypted_record(tls_delivery_t *dl, const tls_record_header_t *h, b
         record_plain_alerts(dl, plain, true);
         break;
     case TLS_CT_APPLICATION_DATA:
+        tls->plaintext_application_records[dl->dir]++;
         application_plaintext(dl, plain);
         break;
     default:

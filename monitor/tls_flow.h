@@ -14,6 +14,7 @@
 #include "capf_infer.h"
 #include "pdu_stream.h"
 #include "tls_decrypt.h"
+#include "trust_store.h"
 
 #include <glib.h>
 
@@ -40,6 +41,11 @@ typedef struct tls_cert_message {
     unsigned count;      /* certificates in the message */
     GPtrArray *certs;    /* cert_ref_t*, the first TLS_MAX_CERTS */
     packet_info_t at;
+    /* The server's chain verified against --trust at the packet's time
+     * (trust.checked false without --trust, for the client's message, or
+     * when the leaf does not parse).  Done here: only here are the DER
+     * bytes at hand. */
+    trust_verify_result_t trust;
 } tls_cert_message_t;
 
 struct tls_conn {
@@ -78,6 +84,9 @@ struct tls_conn {
     uint64_t record_count[2];
     uint64_t application_records[2];
     uint64_t application_bytes[2];
+    uint64_t plaintext_application_records[2]; /* decrypted records whose inner type is
+                                                * application data (not a TLS 1.3 Finished
+                                                * or alert) */
     uint64_t encrypted_handshake_records[2];
     uint64_t gaps[2];
     uint64_t oversize_messages;

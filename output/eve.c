@@ -522,6 +522,7 @@ event_sink_t *eve_sink_new(const char *path, GError **error)
     s->base.stats = eve_stats;
     s->base.http = eve_http;
     s->base.dns = eve_dns;
+    s->base.verdict = eve_verdict;
     s->base.finish = eve_finish;
     s->base.destroy = eve_destroy;
     s->fp = fp;

@@ -30,6 +30,7 @@ void eve_end_event(eve_sink_t *s, json_t *j);
 
 void eve_http(event_sink_t *base, const flow_t *flow, const http_exchange_t *exchange,
               const packet_info_t *at);
+void eve_verdict(event_sink_t *base, const verdict_t *verdict);
 void eve_dns(event_sink_t *base, const flow_t *flow, const dns_transaction_t *transaction,
              const packet_info_t *at);
 

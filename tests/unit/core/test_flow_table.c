@@ -412,6 +412,7 @@ static void test_memcap_hits_and_names(void)
         { CAP_DNS_PENDING, "dns_pending" },
         { CAP_DNS_NAMES, "dns_names" },
         { CAP_CERTSRV_REQUESTS, "certsrv_requests" },
+        { CAP_DIAGNOSIS_STATE, "diagnosis_state" },
     };
     g_assert_cmpuint(G_N_ELEMENTS(names), ==, CAP_COUNT);
     memcap_t mc;

@@ -350,6 +350,133 @@ static void test_auth_schemes(void)
     g_assert_cmpint(m.authorization, ==, HTTP_AUTH_NONE);
 }
 
+/* ---- NTLM / Negotiate steps (which message, never the token) ---- */
+
+/* "NTLMSSP\0" and a little-endian type, after `lead` bytes of a wrapper
+ * (SPNEGO) and followed by `tail` bytes; base64; g_free it. */
+static char *ntlm_token(size_t lead, uint32_t type, size_t tail)
+{
+    size_t n = lead + 12 + tail;
+    uint8_t *raw = g_malloc0(n);
+    for (size_t i = 0; i < lead; i++)
+        raw[i] = (uint8_t)(0x60 + i % 16); /* ASN.1-looking bytes, no signature */
+    memcpy(raw + lead, "NTLMSSP", 8);
+    raw[lead + 8] = (uint8_t)type;
+    raw[lead + 9] = (uint8_t)(type >> 8);
+    raw[lead + 10] = (uint8_t)(type >> 16);
+    raw[lead + 11] = (uint8_t)(type >> 24);
+    for (size_t i = 0; i < tail; i++)
+        raw[lead + 12 + i] = (uint8_t)(0xA5 ^ i);
+    char *b64 = g_base64_encode(raw, n);
+    g_free(raw);
+    return b64;
+}
+
+static uint8_t ntlm_type_of(const char *token)
+{
+    byte_span_t s = span_copy(token, strlen(token));
+    uint8_t t = http_ntlm_message_type(s);
+    span_free(s);
+    return t;
+}
+
+static void test_ntlm_steps(void)
+{
+    /* the messages of ca-auth-failed.pcapng (frames 12 and 13) */
+    g_assert_cmpuint(ntlm_type_of("TlRMTVNTUAABAAAAB4II4gAAAAAoAAAAAAAAACgAAAAKAGNFAAAADw=="), ==,
+                     HTTP_NTLM_NEGOTIATE);
+    g_assert_cmpuint(ntlm_type_of("TlRMTVNTUAACAAAAEgASADgAAAAFgonikB6PsHqVR2IAAAAAAAAAAGwAbABKAAAA"), ==,
+                     HTTP_NTLM_CHALLENGE);
+    char *t3 = ntlm_token(0, 3, 200);
+    g_assert_cmpuint(ntlm_type_of(t3), ==, HTTP_NTLM_AUTHENTICATE);
+    /* wrapped in SPNEGO: the signature further in */
+    char *spnego1 = ntlm_token(40, 1, 30);
+    g_assert_cmpuint(ntlm_type_of(spnego1), ==, HTTP_NTLM_NEGOTIATE);
+    char *spnego3 = ntlm_token(21, 3, 300);
+    g_assert_cmpuint(ntlm_type_of(spnego3), ==, HTTP_NTLM_AUTHENTICATE);
+    /* at the end of the bytes looked at: found; beyond them: not */
+    char *edge = ntlm_token(HTTP_NTLM_SCAN - 12, 2, 40);
+    g_assert_cmpuint(ntlm_type_of(edge), ==, HTTP_NTLM_CHALLENGE);
+    g_free(edge);
+    char *far = ntlm_token(HTTP_NTLM_SCAN - 11, 1, 0);
+    g_assert_cmpuint(ntlm_type_of(far), ==, HTTP_NTLM_NONE);
+    /* a type that is no NTLM message, a cut signature, a Kerberos token, not base64 */
+    char *bad = ntlm_token(0, 7, 8);
+    g_assert_cmpuint(ntlm_type_of(bad), ==, HTTP_NTLM_NONE);
+    g_assert_cmpuint(ntlm_type_of("TlRMTVNTUAAB"), ==, HTTP_NTLM_NONE);
+    g_assert_cmpuint(ntlm_type_of("YIIGhgYGKwYBBQUCoIIGejCCBnagMDAuBgkqhkiC9xIBAgIGCSqGSIb3EgECAgYK"), ==,
+                     HTTP_NTLM_NONE);
+    g_assert_cmpuint(ntlm_type_of("!!!!TlRMTVNTUAABAAAAB4II4g"), ==, HTTP_NTLM_NONE);
+    g_assert_cmpuint(ntlm_type_of(""), ==, HTTP_NTLM_NONE);
+
+    /* Authorization: the step of the token, never the token */
+    static const char *const schemes[] = { "NTLM", "Negotiate" };
+    const char *tokens[] = { "TlRMTVNTUAABAAAAB4II4gAAAAAoAAAAAAAAACgAAAAKAGNFAAAADw==", t3, spnego1,
+                             spnego3 };
+    const uint8_t types[] = { 1, 3, 1, 3 };
+    for (size_t s = 0; s < G_N_ELEMENTS(schemes); s++) {
+        for (size_t i = 0; i < G_N_ELEMENTS(tokens); i++) {
+            http_message_t m;
+            char *req = g_strdup_printf("GET /certsrv HTTP/1.1\r\nAuthorization: %s %s\r\n\r\n",
+                                        schemes[s], tokens[i]);
+            g_assert_true(parse(req, &m));
+            g_assert_cmpuint(m.authorization_ntlm_type, ==, types[i]);
+            char secret[25];
+            g_strlcpy(secret, tokens[i] + 16, sizeof(secret));
+            g_assert_false(record_holds(&m, secret));
+            g_free(req);
+        }
+    }
+    http_message_t m;
+    g_assert_true(parse("GET / HTTP/1.1\r\nAuthorization: Basic TlRMTVNTUAADAAAAGAAYAG4AAAA=\r\n\r\n", &m));
+    g_assert_cmpint(m.authorization, ==, HTTP_AUTH_BASIC);
+    g_assert_cmpuint(m.authorization_ntlm_type, ==, HTTP_NTLM_NONE); /* not read for Basic */
+    g_assert_true(parse("GET / HTTP/1.1\r\nAuthorization: NTLM\r\n\r\n", &m));
+    g_assert_cmpuint(m.authorization_ntlm_type, ==, HTTP_NTLM_NONE);
+    /* the last Authorization counts, its step with it */
+    char *two = g_strdup_printf("GET / HTTP/1.1\r\nAuthorization: NTLM %s\r\nAuthorization: Basic eDp5\r\n\r\n",
+                                t3);
+    g_assert_true(parse(two, &m));
+    g_assert_cmpint(m.authorization, ==, HTTP_AUTH_BASIC);
+    g_assert_cmpuint(m.authorization_ntlm_type, ==, HTTP_NTLM_NONE);
+    g_free(two);
+
+    /* WWW-Authenticate: a challenge with a token goes on, a bare one starts or refuses */
+    g_assert_true(parse("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: NTLM "
+                        "TlRMTVNTUAACAAAAEgASADgAAAAFgonikB6PsHqVR2IAAAAAAAAAAGwAbABKAAAA\r\n\r\n",
+                        &m));
+    g_assert_true(m.www_authenticate_token);
+    g_assert_cmpuint(m.www_authenticate_ntlm_type, ==, HTTP_NTLM_CHALLENGE);
+    g_assert_false(record_holds(&m, "TlRMTVNTUAACAAAAEgAS"));
+    g_assert_true(parse("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Negotiate\r\n"
+                        "WWW-Authenticate: NTLM\r\n\r\n",
+                        &m));
+    g_assert_false(m.www_authenticate_token);
+    g_assert_cmpuint(m.www_authenticate_ntlm_type, ==, HTTP_NTLM_NONE);
+    /* a Kerberos continuation: a token, not NTLM */
+    g_assert_true(parse("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Negotiate "
+                        "oYG3MIG0oAMKAQGhDAYKKwYBBAGCNwICCg==\r\n\r\n",
+                        &m));
+    g_assert_true(m.www_authenticate_token);
+    g_assert_cmpuint(m.www_authenticate_ntlm_type, ==, HTTP_NTLM_NONE);
+    /* Basic's parameters are no token; a token in a second header counts */
+    g_assert_true(parse("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"ca\"\r\n\r\n", &m));
+    g_assert_false(m.www_authenticate_token);
+    char *later = g_strdup_printf("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Negotiate\r\n"
+                                  "WWW-Authenticate: Basic realm=\"x\", NTLM %s\r\n\r\n",
+                                  spnego1);
+    g_assert_true(parse(later, &m));
+    g_assert_true(m.www_authenticate_token);
+    g_assert_cmpuint(m.www_authenticate_ntlm_type, ==, HTTP_NTLM_NEGOTIATE);
+    g_free(later);
+
+    g_free(t3);
+    g_free(spnego1);
+    g_free(spnego3);
+    g_free(far);
+    g_free(bad);
+}
+
 /* ---- chunked bodies ---- */
 
 typedef struct chunk_run {
@@ -469,6 +596,7 @@ int main(int argc, char **argv)
     g_test_add_func("/http/content-length", test_content_length);
     g_test_add_func("/http/transfer-encoding", test_transfer_encoding);
     g_test_add_func("/http/auth-schemes", test_auth_schemes);
+    g_test_add_func("/http/ntlm-steps", test_ntlm_steps);
     g_test_add_func("/http/chunked", test_chunked);
     return g_test_run();
 }

@@ -1,0 +1,425 @@
+/* Unit tests for the diagnosis's core (monitor/verdict.c, diagnosis.c,
+ * diag_parties.c) and the verdict outputs (output/eve_verdict.c,
+ * output/verdict_report.c): the catalogue, evidence and facts, repeats
+ * folded into one verdict with a count, deadlines in time order, the
+ * parties' tables, memory returned, the `verdict` event and the grouped
+ * terminal report with and without colour.
+ */
+#include "flow_fixture.h"
+#include "monitor/diag_internal.h"
+#include "monitor/diagnosis.h"
+#include "monitor/verdict.h"
+#include "output/verdict_report.h"
+#include "test_support.h"
+
+#include <glib.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* A sink that keeps every verdict                                     */
+
+typedef struct verdict_sink {
+    event_sink_t base;
+    GArray *verdicts; /* verdict_t */
+} verdict_sink_t;
+
+static void keep_verdict(event_sink_t *base, const verdict_t *v)
+{
+    g_array_append_val(((verdict_sink_t *)base)->verdicts, *v);
+}
+
+static void verdict_sink_destroy(event_sink_t *base)
+{
+    g_array_free(((verdict_sink_t *)base)->verdicts, TRUE);
+    g_free(base);
+}
+
+static verdict_sink_t *verdict_sink_new(void)
+{
+    verdict_sink_t *s = g_new0(verdict_sink_t, 1);
+    s->base.verdict = keep_verdict;
+    s->base.destroy = verdict_sink_destroy;
+    s->verdicts = g_array_new(FALSE, TRUE, sizeof(verdict_t));
+    return s;
+}
+
+typedef struct fixture {
+    analysis_t a;
+    diagnosis_config_t config;
+    verdict_sink_t *sink;
+} fixture_t;
+
+static void fixture_init(fixture_t *f)
+{
+    flow_fixture_analysis_init(&f->a, 64u << 20, 1u << 20);
+    diagnosis_config_default(&f->config);
+    f->sink = verdict_sink_new();
+    flow_fixture_add_sink(&f->a, &f->sink->base);
+    f->a.diagnosis = diagnosis_new(&f->a, &f->config);
+}
+
+static void fixture_destroy(fixture_t *f)
+{
+    diagnosis_free(f->a.diagnosis);
+    f->a.diagnosis = NULL;
+    flow_fixture_assert_memory_returned(&f->a);
+    diagnosis_config_clear(&f->config);
+    flow_fixture_destroy(&f->a, NULL);
+}
+
+static const verdict_t *nth(const fixture_t *f, guint i)
+{
+    g_assert_cmpuint(i, <, f->sink->verdicts->len);
+    return &g_array_index(f->sink->verdicts, verdict_t, i);
+}
+
+static void make_verdict(verdict_t *v, verdict_id_t id, const char *device, const char *server,
+                         int64_t ts_s, uint64_t frame)
+{
+    packet_info_t at = { ts_s * 1000000, "x.pcap", frame };
+    verdict_init(v, id, &at);
+    g_strlcpy(v->device, device, sizeof(v->device));
+    g_strlcpy(v->server, server, sizeof(v->server));
+    verdict_add_evidence(v, frame);
+    verdict_set_summary(v, "test %s", device);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void test_catalogue(void)
+{
+    GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+    for (int id = 0; id < V_COUNT; id++) {
+        const verdict_kind_t *k = verdict_kind(id);
+        g_assert_nonnull(k);
+        g_assert_nonnull(k->id);
+        g_assert_true(g_hash_table_add(seen, (gpointer)k->id)); /* ids are unique */
+        g_assert_cmpstr(k->advice, !=, "");
+        g_assert_cmpint(verdict_id_from_name(k->id), ==, id);
+    }
+    g_assert_cmpint(verdict_id_from_name("NO_SUCH_ID"), ==, V_COUNT);
+    g_assert_null(verdict_kind(V_COUNT));
+    /* failures.md: ENROLLMENT_OK is info, near expiry a warning, the rest errors. */
+    g_assert_cmpint(verdict_kind(V_ENROLLMENT_OK)->severity, ==, VERDICT_INFO);
+    g_assert_cmpint(verdict_kind(V_CERT_EXPIRING_SOON)->severity, ==, VERDICT_WARNING);
+    g_assert_cmpint(verdict_kind(V_CAPF_REFUSED)->severity, ==, VERDICT_ERROR);
+    g_assert_cmpstr(verdict_severity_name(VERDICT_WARNING), ==, "warning");
+    g_hash_table_destroy(seen);
+}
+
+static void test_evidence_and_facts(void)
+{
+    verdict_t v;
+    verdict_init(&v, V_CAPF_REFUSED, NULL);
+    verdict_add_evidence(&v, 44);
+    verdict_add_evidence(&v, 41);
+    verdict_add_evidence(&v, 44);
+    verdict_add_evidence(&v, 0); /* no frame: ignored */
+    verdict_add_evidence(&v, 42);
+    g_assert_cmpuint(v.evidence_count, ==, 3);
+    g_assert_cmpuint(v.evidence[0], ==, 41);
+    g_assert_cmpuint(v.evidence[1], ==, 42);
+    g_assert_cmpuint(v.evidence[2], ==, 44);
+    for (uint64_t i = 100; i < 200; i++)
+        verdict_add_evidence(&v, i);
+    g_assert_cmpuint(v.evidence_count, ==, VERDICT_EVIDENCE_MAX);
+    g_assert_true(v.evidence_more);
+    for (uint64_t i = 1; i < 40; i++)
+        verdict_add_flow(&v, i % 20);
+    g_assert_cmpuint(v.flow_count, ==, VERDICT_FLOWS_MAX);
+    g_assert_true(v.flows_more);
+    verdict_fact_text(&v, "status", "0x07");
+    verdict_fact_number(&v, "count", 3);
+    verdict_fact_text(&v, "status", "0x09"); /* replaces */
+    g_assert_cmpuint(v.fact_count, ==, 2);
+    g_assert_cmpstr(v.facts[0].text, ==, "0x09");
+    g_assert_true(v.facts[1].is_number);
+    g_assert_cmpint(v.facts[1].number, ==, 3);
+    g_assert_cmpstr(v.advice, ==, verdict_kind(V_CAPF_REFUSED)->advice);
+}
+
+static void test_repeats_fold(void)
+{
+    fixture_t f;
+    fixture_init(&f);
+    diagnosis_t *d = f.a.diagnosis;
+    verdict_t v;
+    make_verdict(&v, V_CAPF_UNREACHABLE, "10.0.0.5", "10.0.0.1:3804", 1000, 10);
+    diag_emit(d, &v);
+    make_verdict(&v, V_CAPF_UNREACHABLE, "10.0.0.5", "10.0.0.1:3804", 1030, 20);
+    diag_emit(d, &v);
+    make_verdict(&v, V_CAPF_UNREACHABLE, "10.0.0.5", "10.0.0.1:3804", 1060, 30);
+    diag_emit(d, &v);
+    /* another device: its own verdict */
+    make_verdict(&v, V_CAPF_UNREACHABLE, "10.0.0.6", "10.0.0.1:3804", 1061, 31);
+    diag_emit(d, &v);
+    /* the first device again, after the repeat window: a new verdict */
+    make_verdict(&v, V_CAPF_UNREACHABLE, "10.0.0.5", "10.0.0.1:3804", 1060 + 301, 40);
+    diag_emit(d, &v);
+
+    /* the same id, device and server about another thing (topic), or with
+     * another severity: apart */
+    make_verdict(&v, V_DNS_NXDOMAIN, "10.0.0.5", "10.0.0.53:53", 1100, 50);
+    g_strlcpy(v.topic, "cucm.example.test", sizeof(v.topic));
+    diag_emit(d, &v);
+    make_verdict(&v, V_DNS_NXDOMAIN, "10.0.0.5", "10.0.0.53:53", 1101, 51);
+    g_strlcpy(v.topic, "capf.example.test", sizeof(v.topic));
+    diag_emit(d, &v);
+    make_verdict(&v, V_DNS_NXDOMAIN, "10.0.0.5", "10.0.0.53:53", 1102, 52);
+    g_strlcpy(v.topic, "capf.example.test", sizeof(v.topic));
+    v.severity = VERDICT_WARNING;
+    diag_emit(d, &v);
+    g_assert_cmpuint(f.sink->verdicts->len, ==, 8);
+    for (guint i = 5; i < 8; i++) {
+        g_assert_false(nth(&f, i)->update);
+        g_assert_cmpuint(nth(&f, i)->seq, ==, i - 1);
+    }
+    g_array_set_size(f.sink->verdicts, 5);
+    g_assert_cmpuint(f.sink->verdicts->len, ==, 5);
+    g_assert_cmpuint(nth(&f, 0)->seq, ==, 1);
+    g_assert_false(nth(&f, 0)->update);
+    g_assert_cmpuint(nth(&f, 0)->count, ==, 1);
+    g_assert_cmpuint(nth(&f, 2)->seq, ==, 1);
+    g_assert_true(nth(&f, 2)->update);
+    g_assert_cmpuint(nth(&f, 2)->count, ==, 3);
+    g_assert_cmpuint(nth(&f, 2)->evidence_count, ==, 3); /* 10, 20, 30 */
+    g_assert_cmpuint(nth(&f, 2)->evidence[0], ==, 10);
+    g_assert_cmpint(nth(&f, 2)->first_ts_us, ==, INT64_C(1000) * 1000000);
+    g_assert_cmpuint(nth(&f, 3)->seq, ==, 2);
+    g_assert_false(nth(&f, 3)->update);
+    g_assert_cmpuint(nth(&f, 4)->seq, ==, 3);
+    g_assert_false(nth(&f, 4)->update);
+    g_assert_cmpuint(nth(&f, 4)->count, ==, 1);
+    const diagnosis_counts_t *c = diagnosis_counts(d);
+    g_assert_cmpuint(c->verdicts[V_CAPF_UNREACHABLE], ==, 3);
+    g_assert_cmpuint(c->occurrences[V_CAPF_UNREACHABLE], ==, 5);
+    g_assert_cmpuint(c->verdicts[V_DNS_NXDOMAIN], ==, 3);
+    fixture_destroy(&f);
+}
+
+static void test_cn_of_subject(void)
+{
+    char cn[64];
+    g_assert_true(diag_cn_of_subject("C=US, O=Cisco, CN=SEP74A02FC0A675", cn, sizeof(cn)));
+    g_assert_cmpstr(cn, ==, "SEP74A02FC0A675");
+    g_assert_true(diag_cn_of_subject("CN=CSF123, OU=x", cn, sizeof(cn)));
+    g_assert_cmpstr(cn, ==, "CSF123");
+    g_assert_true(diag_cn_of_subject("/C=US/CN=phone", cn, sizeof(cn)));
+    g_assert_cmpstr(cn, ==, "phone");
+    /* "CN=" inside another attribute's value is not the CN */
+    g_assert_false(diag_cn_of_subject("O=XCN=fake", cn, sizeof(cn)));
+    g_assert_false(diag_cn_of_subject("O=Cisco", cn, sizeof(cn)));
+    g_assert_false(diag_cn_of_subject(NULL, cn, sizeof(cn)));
+    char small[4];
+    g_assert_true(diag_cn_of_subject("CN=SEP74A02FC0A675", small, sizeof(small)));
+    g_assert_cmpstr(small, ==, "SEP");
+}
+
+static void test_timers_in_order(void)
+{
+    fixture_t f;
+    fixture_init(&f);
+    diagnosis_t *d = f.a.diagnosis;
+    /* Deadlines in scrambled order; DIAG_TIMER_KINDS fires nothing, so only
+     * the heap is under test: after each tick exactly the deadlines before
+     * the time must be gone. */
+    int64_t deadlines[64];
+    for (int i = 0; i < 64; i++) {
+        deadlines[i] = ((i * 37) % 64 + 1) * 1000;
+        diag_timer_add(d, deadlines[i], DIAG_TIMER_KINDS, (uint64_t)i, 0);
+    }
+    for (int64_t now = 0; now <= 66000; now += 1500) {
+        diagnosis_tick(d, now, NULL);
+        guint left = 0;
+        for (int i = 0; i < 64; i++)
+            left += deadlines[i] >= now;
+        g_assert_cmpuint(d->timers->len, ==, left);
+        for (guint i = 0; i < d->timers->len; i++)
+            g_assert_cmpint(g_array_index(d->timers, diag_timer_t, i).deadline_us, >=, now);
+    }
+    diag_timer_add(d, 99000000, DIAG_TIMER_KINDS, 1, 0);
+    diagnosis_finish(d); /* fires what is left */
+    g_assert_cmpuint(d->timers->len, ==, 0);
+    fixture_destroy(&f);
+}
+
+static void test_parties(void)
+{
+    fixture_t f;
+    fixture_init(&f);
+    diagnosis_t *d = f.a.diagnosis;
+    ip_addr_t ces = { 0 }, other = { 0 };
+    ces.family = 4;
+    ces.bytes[0] = 10;
+    ces.bytes[3] = 9;
+    other.family = 4;
+    other.bytes[0] = 10;
+    other.bytes[3] = 8;
+    diag_parties_note_key(d, "0123456789abcdef0123456789abcdef", "SEP1", 100);
+    g_assert_cmpstr(diag_parties_device_by_key(d, "0123456789abcdef0123456789abcdef"), ==, "SEP1");
+    g_assert_null(diag_parties_device_by_key(d, "ffff"));
+    g_assert_null(diag_parties_device_by_key(d, ""));
+    /* the newest CAPF request within the link window */
+    diag_parties_note_capf_request(d, "SEP1", INT64_C(100) * 1000000);
+    diag_parties_note_capf_request(d, "SEP2", INT64_C(110) * 1000000);
+    g_assert_cmpstr(diag_parties_recent_capf_device(d, INT64_C(115) * 1000000), ==, "SEP2");
+    g_assert_cmpstr(diag_parties_recent_capf_device(d, INT64_C(105) * 1000000), ==, "SEP1");
+    g_assert_null(diag_parties_recent_capf_device(d, INT64_C(110 + 61) * 1000000));
+    /* EST enrollments by CES address */
+    diag_parties_note_est(d, "SEP3", &ces, INT64_C(200) * 1000000);
+    g_assert_cmpstr(diag_parties_recent_est_device(d, &ces, INT64_C(201) * 1000000), ==, "SEP3");
+    g_assert_null(diag_parties_recent_est_device(d, &other, INT64_C(201) * 1000000));
+    /* ReqIDs per CA */
+    diag_parties_note_req_id(d, &ces, 42, "SEP4");
+    g_assert_cmpstr(diag_parties_device_by_req_id(d, &ces, 42), ==, "SEP4");
+    g_assert_null(diag_parties_device_by_req_id(d, &other, 42));
+    g_assert_null(diag_parties_device_by_req_id(d, &ces, -1));
+    /* names, case and trailing dot folded */
+    diag_parties_note_name(d, "CA.Example.Test.");
+    g_assert_true(diag_parties_name_known(d, "ca.example.test"));
+    g_assert_true(diag_parties_name_known(d, "CA.EXAMPLE.TEST."));
+    g_assert_false(diag_parties_name_known(d, "cucm.example.test"));
+    /* bounded: the oldest keys go */
+    for (int i = 0; i < 5000; i++) {
+        char key[40];
+        g_snprintf(key, sizeof(key), "%032x", i + 1);
+        diag_parties_note_key(d, key, "SEPX", 0);
+    }
+    g_assert_null(diag_parties_device_by_key(d, "0123456789abcdef0123456789abcdef"));
+    g_assert_cmpstr(diag_parties_device_by_key(d, "00000000000000000000000000001388"), ==, "SEPX");
+    fixture_destroy(&f);
+}
+
+static void test_eve_verdict(void)
+{
+    analysis_t a;
+    flow_fixture_analysis_init(&a, 64u << 20, 1u << 20);
+    eve_file_t file;
+    event_sink_t *eve = eve_file_open(&file, &a, "diag-eve-XXXXXX");
+    verdict_t v;
+    make_verdict(&v, V_CSR_CERT_KEY_MISMATCH, "SEP74A02FC0A675", "10.0.0.1:443", 1700000000, 12);
+    verdict_add_evidence(&v, 9);
+    verdict_add_flow(&v, 3);
+    verdict_fact_text(&v, "csr_modulus_md5", "aa\"bb");
+    verdict_fact_number(&v, "status", 401);
+    v.seq = 7;
+    v.count = 2;
+    v.update = true;
+    analysis_emit_verdict(&a, &v);
+    flow_fixture_destroy(&a, NULL);
+    check_json_lines(file.path);
+    char *text = read_text_file(file.path);
+    g_assert_nonnull(strstr(text, "\"event_type\":\"verdict\""));
+    g_assert_nonnull(strstr(text, "\"id\":\"CSR_CERT_KEY_MISMATCH\""));
+    g_assert_nonnull(strstr(text, "\"severity\":\"error\""));
+    g_assert_nonnull(strstr(text, "\"device\":\"SEP74A02FC0A675\""));
+    g_assert_nonnull(strstr(text, "\"evidence\":[9,12]"));
+    g_assert_nonnull(strstr(text, "\"flow_ids\":[3]"));
+    g_assert_nonnull(strstr(text, "\"seq\":7"));
+    g_assert_nonnull(strstr(text, "\"update\":true"));
+    g_assert_nonnull(strstr(text, "\"count\":2"));
+    g_assert_nonnull(strstr(text, "\"csr_modulus_md5\":\"aa\\\"bb\""));
+    g_assert_nonnull(strstr(text, "\"status\":401"));
+    g_assert_nonnull(strstr(text, "\"advice\":\"The certificate was signed"));
+    g_free(text);
+    eve_file_remove(&file);
+    (void)eve;
+}
+
+/* The report printed into a string. */
+static char *report_of(const verdict_t *vs, size_t n, bool color, bool as_they_come)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    event_sink_t *r = verdict_report_new(out, color, as_they_come);
+    for (size_t i = 0; i < n; i++)
+        r->verdict(r, &vs[i]);
+    r->finish(r);
+    r->destroy(r);
+    fclose(out);
+    return buf;
+}
+
+static void test_report_grouped(void)
+{
+    verdict_t vs[5];
+    make_verdict(&vs[0], V_ENROLLMENT_OK, "SEP2", "10.0.0.1:3804", 1700000010, 30);
+    make_verdict(&vs[1], V_CAPF_REFUSED, "SEP1", "10.0.0.1:3804", 1700000005, 12);
+    verdict_add_evidence(&vs[1], 13);
+    verdict_add_evidence(&vs[1], 14);
+    make_verdict(&vs[2], V_CA_CHAIN_UNTRUSTED, "10.0.0.9", "10.0.0.2:443", 1700000001, 41);
+    vs[2].device_is_address = true;
+    make_verdict(&vs[3], V_ENROLLMENT_OK, "SEP2", "10.0.0.1:3804", 1700000020, 50);
+    make_verdict(&vs[4], V_CAPF_REFUSED, "SEP1", "10.0.0.1:3804", 1700000035, 60);
+    for (int i = 0; i < 5; i++)
+        vs[i].seq = (uint64_t)i + 1;
+    vs[4].seq = 2; /* an update of vs[1] */
+    vs[4].update = true;
+    vs[4].count = 2;
+    vs[4].first_ts_us = vs[1].at.ts_us;
+    verdict_merge(&vs[4], &vs[1]); /* as diag_emit gives an update */
+
+    char *text = report_of(vs, 5, false, false);
+    g_assert_null(strstr(text, "\033["));
+    /* grouped by device: 10.0.0.9, then SEP1, then SEP2 */
+    const char *g1 = strstr(text, "10.0.0.9 (address; no device name seen)");
+    const char *g2 = strstr(text, "\nSEP1\n");
+    const char *g3 = strstr(text, "\nSEP2\n");
+    g_assert_nonnull(g1);
+    g_assert_nonnull(g2);
+    g_assert_nonnull(g3);
+    g_assert_true(g1 < g2 && g2 < g3);
+    g_assert_nonnull(strstr(text, "  server 10.0.0.2:443\n"));
+    g_assert_nonnull(strstr(text, "ERROR CAPF_REFUSED SEP1 2023-11-14 22:13:25: test SEP1 [2 times] (frames 12-14, 60)"));
+    g_assert_nonnull(strstr(text, "-> " ));
+    g_assert_nonnull(strstr(text, "  2 certificates delivered\n"));
+    g_assert_nonnull(strstr(text, "verdicts: 2 failures, 0 warnings, 2 enrollments completed"));
+    g_assert_nonnull(strstr(text, "CAPF_REFUSED                       1           2        1"));
+    g_free(text);
+
+    text = report_of(vs, 5, true, false);
+    g_assert_nonnull(strstr(text, "\033[31mERROR\033[0m"));
+    g_free(text);
+
+    /* live: each verdict when it comes, repeats as a short line */
+    text = report_of(vs, 5, false, true);
+    g_assert_null(strstr(text, "diagnosis, by device"));
+    const char *first = strstr(text, "OK    ENROLLMENT_OK SEP2");
+    const char *again = strstr(text, "again: CAPF_REFUSED SEP1, 2 times now");
+    g_assert_nonnull(first);
+    g_assert_nonnull(again);
+    g_assert_true(first < again);
+    g_free(text);
+}
+
+static void test_color_choice(void)
+{
+    report_color_t c;
+    g_assert_true(report_color_parse("always", &c));
+    g_assert_cmpint(c, ==, REPORT_COLOR_ALWAYS);
+    g_assert_true(report_color_parse(NULL, &c));
+    g_assert_cmpint(c, ==, REPORT_COLOR_AUTO);
+    g_assert_false(report_color_parse("sometimes", &c));
+    FILE *f = tmpfile();
+    g_assert_false(report_color_enabled(REPORT_COLOR_AUTO, f)); /* not a terminal */
+    g_assert_true(report_color_enabled(REPORT_COLOR_ALWAYS, f));
+    g_assert_false(report_color_enabled(REPORT_COLOR_NEVER, f));
+    fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/diagnosis/catalogue", test_catalogue);
+    g_test_add_func("/diagnosis/evidence-and-facts", test_evidence_and_facts);
+    g_test_add_func("/diagnosis/repeats-fold", test_repeats_fold);
+    g_test_add_func("/diagnosis/cn-of-subject", test_cn_of_subject);
+    g_test_add_func("/diagnosis/timers-in-order", test_timers_in_order);
+    g_test_add_func("/diagnosis/parties", test_parties);
+    g_test_add_func("/diagnosis/eve-verdict", test_eve_verdict);
+    g_test_add_func("/diagnosis/report-grouped", test_report_grouped);
+    g_test_add_func("/diagnosis/color-choice", test_color_choice);
+    return g_test_run();
+}
