@@ -6,12 +6,12 @@
  * (an enrollment request's Host, or diag_parties_note_name), the bounded
  * list of those, repeats folded, the address that asked, and memory.
  */
-#include "flow_fixture.h"
 #include "monitor/diag_internal.h"
 #include "monitor/diagnosis.h"
 #include "monitor/dns_flow.h"
 #include "monitor/http_flow.h"
 #include "monitor/verdict.h"
+#include "verdict_sink.h"
 
 #include <glib.h>
 #include <string.h>
@@ -20,46 +20,20 @@
 #define MS ((int64_t)1000)
 #define SEC ((int64_t)1000000)
 
-typedef struct verdict_sink {
-    event_sink_t base;
-    GArray *verdicts; /* verdict_t */
-} verdict_sink_t;
-
-static void keep_verdict(event_sink_t *base, const verdict_t *v)
-{
-    g_array_append_val(((verdict_sink_t *)base)->verdicts, *v);
-}
-
-static void verdict_sink_destroy(event_sink_t *base)
-{
-    g_array_free(((verdict_sink_t *)base)->verdicts, TRUE);
-    g_free(base);
-}
-
 typedef struct fixture {
-    analysis_t a;
-    diagnosis_config_t config;
-    verdict_sink_t *sink;
-    diagnosis_t *d;
-    flow_t *flow;      /* 10.0.0.2:5353 -> 10.0.0.53:53, UDP */
+    diag_fixture_t diag;
+    flow_t *flow; /* 10.0.0.2:5353 -> 10.0.0.53:53, UDP */
 } fixture_t;
 
 /* patterns: NULL for the default names of interest. */
 static void fixture_init_with(fixture_t *f, const char *const *patterns)
 {
-    flow_fixture_analysis_init(&f->a, 64u << 20, 1u << 20);
-    diagnosis_config_default(&f->config);
+    diag_fixture_prepare(&f->diag, 64u << 20, 1u << 20);
     if (patterns) {
-        g_strfreev(f->config.names_of_interest);
-        f->config.names_of_interest = g_strdupv((char **)patterns);
+        g_strfreev(f->diag.config.names_of_interest);
+        f->diag.config.names_of_interest = g_strdupv((char **)patterns);
     }
-    f->sink = g_new0(verdict_sink_t, 1);
-    f->sink->base.verdict = keep_verdict;
-    f->sink->base.destroy = verdict_sink_destroy;
-    f->sink->verdicts = g_array_new(FALSE, TRUE, sizeof(verdict_t));
-    flow_fixture_add_sink(&f->a, &f->sink->base);
-    f->d = diagnosis_new(&f->a, &f->config);
-    f->a.diagnosis = f->d;
+    diag_fixture_start(&f->diag);
     flow_fixture_spec_t spec = { .id = 1, .proto = IPPROTO_NUM_UDP, .client_ip = { 10, 0, 0, 2 },
                                  .client_port = 5353, .server_ip = { 10, 0, 0, 53 }, .server_port = 53 };
     f->flow = flow_fixture_flow_new(&spec);
@@ -72,39 +46,8 @@ static void fixture_init(fixture_t *f)
 
 static void fixture_destroy(fixture_t *f)
 {
-    diagnosis_flow_end(f->d, f->flow, FLOW_END_CAPTURE_END);
-    diagnosis_free(f->d);
-    f->a.diagnosis = NULL;
-    flow_fixture_assert_memory_returned(&f->a);
-    diagnosis_config_clear(&f->config);
-    flow_fixture_destroy(&f->a, f->flow);
-}
-
-static guint verdict_total(const fixture_t *f)
-{
-    return f->sink->verdicts->len;
-}
-
-static const verdict_t *nth(const fixture_t *f, guint i)
-{
-    g_assert_cmpuint(i, <, f->sink->verdicts->len);
-    return &g_array_index(f->sink->verdicts, verdict_t, i);
-}
-
-static const verdict_fact_t *fact(const verdict_t *v, const char *key)
-{
-    for (unsigned i = 0; i < v->fact_count; i++)
-        if (strcmp(v->facts[i].key, key) == 0)
-            return &v->facts[i];
-    return NULL;
-}
-
-static bool has_evidence(const verdict_t *v, uint64_t frame)
-{
-    for (unsigned i = 0; i < v->evidence_count; i++)
-        if (v->evidence[i] == frame)
-            return true;
-    return false;
+    diagnosis_flow_end(f->diag.d, f->flow, FLOW_END_CAPTURE_END);
+    diag_fixture_destroy(&f->diag, f->flow);
 }
 
 /* ---- transactions ---- */
@@ -134,9 +77,9 @@ static void answered(fixture_t *f, const char *name, unsigned rcode, int64_t ts_
     tx.request_at = packet(ts_us, frame);
     tx.response_at = packet(ts_us + 200, frame + 1);
     tx.response_us = 200;
-    f->a.packet = tx.response_at;
-    diagnosis_tick(f->d, tx.response_at.ts_us, &tx.response_at);
-    diagnosis_dns(f->d, f->flow, &tx, &tx.response_at);
+    f->diag.a.packet = tx.response_at;
+    diagnosis_tick(f->diag.d, tx.response_at.ts_us, &tx.response_at);
+    diagnosis_dns(f->diag.d, f->flow, &tx, &tx.response_at);
 }
 
 /* A query never answered, reported as `why` at now_us. */
@@ -157,9 +100,9 @@ static void unanswered(fixture_t *f, const char *name, dns_unanswered_t why, int
     tx.retransmits_kept = 2;
     tx.retransmit_pcap_cnt[0] = frame + 1;
     tx.retransmit_pcap_cnt[1] = frame + 2;
-    f->a.packet = packet(now_us, frame + 3);
-    diagnosis_tick(f->d, now_us, &f->a.packet);
-    diagnosis_dns(f->d, f->flow, &tx, &f->a.packet);
+    f->diag.a.packet = packet(now_us, frame + 3);
+    diagnosis_tick(f->diag.d, now_us, &f->diag.a.packet);
+    diagnosis_dns(f->diag.d, f->flow, &tx, &f->diag.a.packet);
 }
 
 /* ------------------------------------------------------------------ */
@@ -169,37 +112,34 @@ static void test_nxdomain(void)
     fixture_t f;
     fixture_init(&f);
     answered(&f, "cucm-pub.example.test", 3, T0, 3);
-    g_assert_cmpuint(verdict_total(&f), ==, 1);
-    const verdict_t *v = nth(&f, 0);
-    g_assert_cmpint(v->id, ==, V_DNS_NXDOMAIN);
-    g_assert_cmpint(v->severity, ==, VERDICT_ERROR);
-    g_assert_cmpstr(v->device, ==, "10.0.0.2");
-    g_assert_true(v->device_is_address);
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 1);
+    const verdict_t *v = verdict_nth(f.diag.sink, 0);
+    verdict_assert_is(v, V_DNS_NXDOMAIN, VERDICT_ERROR, "10.0.0.2", true);
     g_assert_cmpstr(v->client, ==, "10.0.0.2");
     g_assert_cmpstr(v->server, ==, "10.0.0.53:53");
-    g_assert_true(has_evidence(v, 3) && has_evidence(v, 4));
+    g_assert_true(verdict_has_evidence(v, 3) && verdict_has_evidence(v, 4));
     g_assert_cmpuint(v->flow_count, ==, 1);
-    g_assert_cmpstr(fact(v, "name")->text, ==, "cucm-pub.example.test");
-    g_assert_cmpstr(fact(v, "rcode")->text, ==, "NXDOMAIN");
-    g_assert_cmpstr(fact(v, "qtype")->text, ==, "A");
+    g_assert_cmpstr(verdict_fact_find(v, "name")->text, ==, "cucm-pub.example.test");
+    g_assert_cmpstr(verdict_fact_find(v, "rcode")->text, ==, "NXDOMAIN");
+    g_assert_cmpstr(verdict_fact_find(v, "qtype")->text, ==, "A");
     g_assert_nonnull(strstr(v->summary, "cucm-pub.example.test"));
     g_assert_nonnull(strstr(v->summary, "NXDOMAIN"));
     g_assert_nonnull(strstr(v->summary, "example.test)")); /* the zone */
     /* the same name again: one verdict, counted */
     answered(&f, "cucm-pub.example.test", 3, T0 + 30 * SEC, 10);
-    g_assert_cmpuint(verdict_total(&f), ==, 2);
-    g_assert_true(nth(&f, 1)->update);
-    g_assert_cmpuint(nth(&f, 1)->count, ==, 2);
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 2);
+    g_assert_true(verdict_nth(f.diag.sink, 1)->update);
+    g_assert_cmpuint(verdict_nth(f.diag.sink, 1)->count, ==, 2);
     /* case and the final dot do not matter */
     answered(&f, "CAPF.Example.TEST.", 3, T0 + 31 * SEC, 12);
-    g_assert_cmpuint(verdict_total(&f), ==, 3);
-    g_assert_cmpstr(fact(nth(&f, 2), "name")->text, ==, "capf.example.test");
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 3);
+    g_assert_cmpstr(verdict_fact_find(verdict_nth(f.diag.sink, 2), "name")->text, ==, "capf.example.test");
     /* answers that are no NXDOMAIN, names of no interest: nothing */
     answered(&f, "cucm-pub.example.test", 0, T0 + 32 * SEC, 14);
     answered(&f, "cucm-pub.example.test", 2, T0 + 33 * SEC, 16);
     answered(&f, "www.example.org", 3, T0 + 34 * SEC, 18);
     answered(&f, "", 3, T0 + 35 * SEC, 20);
-    g_assert_cmpuint(verdict_total(&f), ==, 3);
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 3);
     fixture_destroy(&f);
 }
 
@@ -217,11 +157,11 @@ static void test_asker(void)
     tx.qtype = 1;
     tx.rcode = 3;
     tx.response_at = packet(T0, 7);
-    diagnosis_dns(f.d, f.flow, &tx, &tx.response_at);
-    g_assert_cmpuint(verdict_total(&f), ==, 1);
-    g_assert_cmpstr(nth(&f, 0)->device, ==, "10.0.0.53");
-    g_assert_cmpstr(nth(&f, 0)->server, ==, "10.0.0.2:5353");
-    g_assert_true(has_evidence(nth(&f, 0), 7));
+    diagnosis_dns(f.diag.d, f.flow, &tx, &tx.response_at);
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 1);
+    g_assert_cmpstr(verdict_nth(f.diag.sink, 0)->device, ==, "10.0.0.53");
+    g_assert_cmpstr(verdict_nth(f.diag.sink, 0)->server, ==, "10.0.0.2:5353");
+    g_assert_true(verdict_has_evidence(verdict_nth(f.diag.sink, 0), 7));
     fixture_destroy(&f);
 }
 
@@ -231,27 +171,27 @@ static void test_never_answered(void)
     fixture_init(&f);
     /* given up by the DNS layer after its timeout */
     unanswered(&f, "ciscora.example.test", DNS_UNANSWERED_TIMEOUT, T0, 10 * SEC, T0 + 11 * SEC, 20);
-    g_assert_cmpuint(verdict_total(&f), ==, 1);
-    const verdict_t *v = nth(&f, 0);
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 1);
+    const verdict_t *v = verdict_nth(f.diag.sink, 0);
     g_assert_cmpint(v->id, ==, V_DNS_NXDOMAIN);
     g_assert_nonnull(strstr(v->summary, "never answered"));
-    g_assert_cmpstr(fact(v, "rcode")->text, ==, "none");
-    g_assert_cmpstr(fact(v, "qtype")->text, ==, "AAAA");
-    g_assert_cmpint(fact(v, "waited_ms")->number, ==, 10000);
-    g_assert_true(has_evidence(v, 20) && has_evidence(v, 21) && has_evidence(v, 22));
+    g_assert_cmpstr(verdict_fact_find(v, "rcode")->text, ==, "none");
+    g_assert_cmpstr(verdict_fact_find(v, "qtype")->text, ==, "AAAA");
+    g_assert_cmpint(verdict_fact_find(v, "waited_ms")->number, ==, 10000);
+    g_assert_true(verdict_has_evidence(v, 20) && verdict_has_evidence(v, 21) && verdict_has_evidence(v, 22));
     /* the flow ended 300 ms after the query because the capture did: not known */
     unanswered(&f, "enroll.example.test", DNS_UNANSWERED_FLOW_END, T0 + 20 * SEC, 300 * MS,
                T0 + 20 * SEC + 300 * MS, 30);
-    g_assert_cmpuint(verdict_total(&f), ==, 1);
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 1);
     /* the flow idled out long after the query: never answered */
     unanswered(&f, "enroll.example.test", DNS_UNANSWERED_FLOW_END, T0 + 30 * SEC, 0,
                T0 + 130 * SEC, 40);
-    g_assert_cmpuint(verdict_total(&f), ==, 2);
-    g_assert_cmpint(fact(nth(&f, 1), "waited_ms")->number, ==, 100000);
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 2);
+    g_assert_cmpint(verdict_fact_find(verdict_nth(f.diag.sink, 1), "waited_ms")->number, ==, 100000);
     /* pushed out of the DNS layer's full table: its answer was not waited for */
     unanswered(&f, "capf.example.test", DNS_UNANSWERED_EVICTED, T0 + 140 * SEC, 20 * SEC,
                T0 + 160 * SEC, 50);
-    g_assert_cmpuint(verdict_total(&f), ==, 2);
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 2);
     fixture_destroy(&f);
 }
 
@@ -263,10 +203,10 @@ static void test_later_interest(void)
     answered(&f, "issuer01.corp.test", 3, T0, 3);
     answered(&f, "Issuer01.corp.test.", 3, T0 + SEC, 5);
     unanswered(&f, "other.corp.test", DNS_UNANSWERED_TIMEOUT, T0, 10 * SEC, T0 + 11 * SEC, 7);
-    g_assert_cmpuint(verdict_total(&f), ==, 0);
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 0);
     /* an unrelated name becomes known: nothing */
-    diag_parties_note_name(f.d, "unrelated.corp.test");
-    g_assert_cmpuint(verdict_total(&f), ==, 0);
+    diag_parties_note_name(f.diag.d, "unrelated.corp.test");
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 0);
     /* CES's request names the CA by that name (Host, with its port) */
     flow_fixture_spec_t spec = { .id = 2, .proto = IPPROTO_NUM_TCP, .client_ip = { 10, 0, 0, 5 },
                                  .client_port = 40000, .server_ip = { 10, 0, 0, 9 }, .server_port = 443 };
@@ -282,29 +222,29 @@ static void test_later_interest(void)
     ex->pki_step = PKI_STEP_LOGIN;
     ex->request_complete = true;
     ex->request_first = ex->request_at = packet(T0 + 20 * SEC, 30);
-    diagnosis_http_request(f.d, ca, ex, &ex->request_at);
-    g_assert_cmpuint(verdict_total(&f), ==, 1);
-    const verdict_t *v = nth(&f, 0);
+    diagnosis_http_request(f.diag.d, ca, ex, &ex->request_at);
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 1);
+    const verdict_t *v = verdict_nth(f.diag.sink, 0);
     g_assert_cmpint(v->id, ==, V_DNS_NXDOMAIN);
-    g_assert_cmpstr(fact(v, "name")->text, ==, "issuer01.corp.test");
+    g_assert_cmpstr(verdict_fact_find(v, "name")->text, ==, "issuer01.corp.test");
     g_assert_cmpstr(v->device, ==, "10.0.0.2");
-    g_assert_cmpint(fact(v, "queries")->number, ==, 2); /* both failures, one verdict */
-    g_assert_true(has_evidence(v, 3) && has_evidence(v, 6));
+    g_assert_cmpint(verdict_fact_find(v, "queries")->number, ==, 2); /* both failures, one verdict */
+    g_assert_true(verdict_has_evidence(v, 3) && verdict_has_evidence(v, 6));
     g_assert_cmpuint(v->at.pcap_cnt, ==, 6); /* the failure's own time, not the Host's */
-    diagnosis_flow_end(f.d, ca, FLOW_END_CLOSED); /* its deadline then finds nothing */
+    diagnosis_flow_end(f.diag.d, ca, FLOW_END_CLOSED); /* its deadline then finds nothing */
     g_free(ca);
     g_free(ex);
     /* reported once: the name is known now, the list no longer holds it */
-    diag_parties_note_name(f.d, "issuer01.corp.test");
-    diag_dns_name_of_interest(f.d, "issuer01.corp.test");
-    g_assert_cmpuint(verdict_total(&f), ==, 1);
+    diag_parties_note_name(f.diag.d, "issuer01.corp.test");
+    diag_dns_name_of_interest(f.diag.d, "issuer01.corp.test");
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 1);
     /* and a new failure for it is reported at once */
     answered(&f, "issuer01.corp.test", 3, T0 + 400 * SEC, 40);
-    g_assert_cmpuint(verdict_total(&f), ==, 2);
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 2);
     /* the unanswered one, when its name is used (a certificate name, say) */
-    diag_parties_note_name(f.d, "OTHER.corp.test");
-    g_assert_cmpuint(verdict_total(&f), ==, 3);
-    g_assert_nonnull(strstr(nth(&f, 2)->summary, "never answered"));
+    diag_parties_note_name(f.diag.d, "OTHER.corp.test");
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 3);
+    g_assert_nonnull(strstr(verdict_nth(f.diag.sink, 2)->summary, "never answered"));
     fixture_destroy(&f);
 }
 
@@ -318,15 +258,15 @@ static void test_pending_bound(void)
         g_snprintf(name, sizeof(name), "host%03d.corp.test", i);
         answered(&f, name, 3, T0 + i * MS, (uint64_t)(10 + 2 * i));
     }
-    g_assert_cmpuint(verdict_total(&f), ==, 0);
-    g_assert_cmpuint(f.a.memcap.in_use, >, 0);
-    diag_parties_note_name(f.d, "host000.corp.test"); /* forgotten */
-    diag_parties_note_name(f.d, "host043.corp.test"); /* forgotten */
-    g_assert_cmpuint(verdict_total(&f), ==, 0);
-    diag_parties_note_name(f.d, "host044.corp.test"); /* the oldest kept */
-    diag_parties_note_name(f.d, "host299.corp.test");
-    g_assert_cmpuint(verdict_total(&f), ==, 2);
-    g_assert_cmpstr(fact(nth(&f, 0), "name")->text, ==, "host044.corp.test");
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 0);
+    g_assert_cmpuint(f.diag.a.memcap.in_use, >, 0);
+    diag_parties_note_name(f.diag.d, "host000.corp.test"); /* forgotten */
+    diag_parties_note_name(f.diag.d, "host043.corp.test"); /* forgotten */
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 0);
+    diag_parties_note_name(f.diag.d, "host044.corp.test"); /* the oldest kept */
+    diag_parties_note_name(f.diag.d, "host299.corp.test");
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 2);
+    g_assert_cmpstr(verdict_fact_find(verdict_nth(f.diag.sink, 0), "name")->text, ==, "host044.corp.test");
     fixture_destroy(&f); /* what is left is returned */
 }
 
@@ -339,18 +279,18 @@ static void test_patterns(void)
     answered(&f, "ldap1.corp.test", 3, T0 + SEC, 5);
     answered(&f, "ldap12.corp.test", 3, T0 + 2 * SEC, 7); /* ? is one character */
     answered(&f, "cucm-pub.example.test", 3, T0 + 3 * SEC, 9); /* defaults replaced */
-    g_assert_cmpuint(verdict_total(&f), ==, 2);
-    g_assert_cmpstr(fact(nth(&f, 0), "name")->text, ==, "issuer.pki.corp");
-    g_assert_cmpstr(fact(nth(&f, 1), "name")->text, ==, "ldap1.corp.test");
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 2);
+    g_assert_cmpstr(verdict_fact_find(verdict_nth(f.diag.sink, 0), "name")->text, ==, "issuer.pki.corp");
+    g_assert_cmpstr(verdict_fact_find(verdict_nth(f.diag.sink, 1), "name")->text, ==, "ldap1.corp.test");
     fixture_destroy(&f);
 
     /* no patterns at all: only names parties use */
     static const char *const none[] = { NULL };
     fixture_init_with(&f, none);
     answered(&f, "cucm-pub.example.test", 3, T0, 3);
-    g_assert_cmpuint(verdict_total(&f), ==, 0);
-    diag_parties_note_name(f.d, "cucm-pub.example.test");
-    g_assert_cmpuint(verdict_total(&f), ==, 1);
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 0);
+    diag_parties_note_name(f.diag.d, "cucm-pub.example.test");
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 1);
     fixture_destroy(&f);
 }
 

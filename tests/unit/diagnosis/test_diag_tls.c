@@ -6,12 +6,12 @@
  * id, severity, device, evidence frames and facts.
  */
 #include "certgen.h"
-#include "flow_fixture.h"
 #include "monitor/diag_internal.h"
 #include "monitor/diagnosis.h"
 #include "monitor/tls_flow.h"
 #include "monitor/trust_store.h"
 #include "monitor/verdict.h"
+#include "verdict_sink.h"
 
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -109,6 +109,25 @@ static test_cert_t make_cert(const cert_plan_t *plan)
     return c;
 }
 
+/* The plan again, valid from not_before to not_after (0: certgen's
+ * defaults) with its own serial. */
+static test_cert_t make_cert_valid(cert_plan_t plan, int64_t not_before, int64_t not_after, const char *serial)
+{
+    plan.not_before = not_before;
+    plan.not_after = not_after;
+    plan.serial = serial;
+    return make_cert(&plan);
+}
+
+/* The plan again, with another subject CN (NULL: none) and SAN. */
+static test_cert_t make_cert_named(cert_plan_t plan, const char *cn, const char *san, const char *serial)
+{
+    plan.cn = cn;
+    plan.san = san;
+    plan.serial = serial;
+    return make_cert(&plan);
+}
+
 static void free_cert(test_cert_t *c)
 {
     X509_free(c->x509);
@@ -137,34 +156,12 @@ static void pki_make(void)
     cert_plan_t web = { .cn = "ca.example.test", .issuer_cn = ISSUING_CN, .key = pki.leaf_key,
                         .signer = pki.issuing_key, .san = WEB_SAN, .serial = "10" };
     pki.leaf = make_cert(&web);
-    cert_plan_t p = web;
-    p.not_before = CAPTURE_S - 400 * DAY_S;
-    p.not_after = CAPTURE_S - 10 * DAY_S;
-    p.serial = "11";
-    pki.expired = make_cert(&p);
-    p = web;
-    p.not_before = CAPTURE_S + 10 * DAY_S;
-    p.serial = "12";
-    pki.not_yet = make_cert(&p);
-    p = web;
-    p.not_after = CAPTURE_S + 10 * DAY_S;
-    p.serial = "13";
-    pki.expiring = make_cert(&p);
-    p = web;
-    p.cn = "*.example.test";
-    p.san = "DNS:*.example.test";
-    p.serial = "14";
-    pki.wildcard = make_cert(&p);
-    p = web;
-    p.cn = NULL;
-    p.san = "DNS:ca.example.test";
-    p.serial = "15";
-    pki.no_cn = make_cert(&p);
-    p = web;
-    p.cn = "ces.example.test";
-    p.san = NULL;
-    p.serial = "16";
-    pki.client_plain = make_cert(&p);
+    pki.expired = make_cert_valid(web, CAPTURE_S - 400 * DAY_S, CAPTURE_S - 10 * DAY_S, "11");
+    pki.not_yet = make_cert_valid(web, CAPTURE_S + 10 * DAY_S, 0, "12");
+    pki.expiring = make_cert_valid(web, 0, CAPTURE_S + 10 * DAY_S, "13");
+    pki.wildcard = make_cert_named(web, "*.example.test", "DNS:*.example.test", "14");
+    pki.no_cn = make_cert_named(web, NULL, "DNS:ca.example.test", "15");
+    pki.client_plain = make_cert_named(web, "ces.example.test", NULL, "16");
     pki.self_signed = make_cert(&(cert_plan_t){ .cn = "ca.example.test", .key = pki.leaf_key,
                                                 .san = WEB_SAN, .serial = "20" });
     pki.capf = make_cert(&(cert_plan_t){ .cn = "CAPF-1a2b3c4d", .key = pki.capf_key, .ca = true,
@@ -172,18 +169,9 @@ static void pki_make(void)
     cert_plan_t lsc = { .cn = "SEP001122334455", .issuer_cn = "CAPF-9f8e7d6c", .key = pki.phone_key,
                         .signer = pki.other_key, .serial = "40" };
     pki.lsc = make_cert(&lsc);
-    p = lsc;
-    p.not_after = CAPTURE_S - DAY_S;
-    p.serial = "41";
-    pki.lsc_expired = make_cert(&p);
-    p = lsc;
-    p.not_before = CAPTURE_S + DAY_S;
-    p.serial = "42";
-    pki.lsc_not_yet = make_cert(&p);
-    p = lsc;
-    p.not_after = CAPTURE_S + 3 * DAY_S;
-    p.serial = "43";
-    pki.lsc_expiring = make_cert(&p);
+    pki.lsc_expired = make_cert_valid(lsc, 0, CAPTURE_S - DAY_S, "41");
+    pki.lsc_not_yet = make_cert_valid(lsc, CAPTURE_S + DAY_S, 0, "42");
+    pki.lsc_expiring = make_cert_valid(lsc, 0, CAPTURE_S + 3 * DAY_S, "43");
     pki.mic = make_cert(&(cert_plan_t){ .cn = "CP-8845-SEP74A02FC0A675",
                                         .issuer_cn = "Cisco Manufacturing CA SHA2",
                                         .key = pki.phone_key, .signer = pki.other_key, .serial = "50" });
@@ -215,28 +203,10 @@ static char *pem_of(const test_cert_t *c)
 }
 
 /* ------------------------------------------------------------------ */
-/* A sink that keeps every verdict, and the analysis around it          */
-
-typedef struct verdict_sink {
-    event_sink_t base;
-    GArray *verdicts; /* verdict_t */
-} verdict_sink_t;
-
-static void keep_verdict(event_sink_t *base, const verdict_t *v)
-{
-    g_array_append_val(((verdict_sink_t *)base)->verdicts, *v);
-}
-
-static void verdict_sink_destroy(event_sink_t *base)
-{
-    g_array_free(((verdict_sink_t *)base)->verdicts, TRUE);
-    g_free(base);
-}
+/* The diagnosis fixture, with a certificate cache and --trust         */
 
 typedef struct fixture {
-    analysis_t a;
-    diagnosis_config_t config;
-    verdict_sink_t *sink;
+    diag_fixture_t diag;
     trust_store_t *trust;
     uint64_t next_flow_id;
 } fixture_t;
@@ -244,17 +214,11 @@ typedef struct fixture {
 static void fixture_init(fixture_t *f)
 {
     memset(f, 0, sizeof(*f));
-    flow_fixture_analysis_init(&f->a, 64u << 20, 1u << 20);
-    f->a.capf_port = 3804;
-    f->a.certs = cert_cache_new(f->a.patterns, 64);
-    cert_cache_set_memcap(f->a.certs, &f->a.memcap);
-    diagnosis_config_default(&f->config);
-    f->sink = g_new0(verdict_sink_t, 1);
-    f->sink->base.verdict = keep_verdict;
-    f->sink->base.destroy = verdict_sink_destroy;
-    f->sink->verdicts = g_array_new(FALSE, TRUE, sizeof(verdict_t));
-    flow_fixture_add_sink(&f->a, &f->sink->base);
-    f->a.diagnosis = diagnosis_new(&f->a, &f->config);
+    diag_fixture_prepare(&f->diag, 64u << 20, 1u << 20);
+    f->diag.a.capf_port = 3804;
+    f->diag.a.certs = cert_cache_new(f->diag.a.patterns, 64);
+    cert_cache_set_memcap(f->diag.a.certs, &f->diag.a.memcap);
+    diag_fixture_start(&f->diag);
     f->next_flow_id = 1;
 }
 
@@ -270,7 +234,7 @@ static void fixture_trust_root(fixture_t *f)
     f->trust = trust_store_load(path, &error);
     g_assert_no_error(error);
     g_assert_nonnull(f->trust);
-    f->a.trust = f->trust;
+    f->diag.a.trust = f->trust;
     g_unlink(path);
     g_rmdir(dir);
     g_free(pem);
@@ -280,64 +244,16 @@ static void fixture_trust_root(fixture_t *f)
 
 static void fixture_destroy(fixture_t *f)
 {
-    diagnosis_free(f->a.diagnosis);
-    f->a.diagnosis = NULL;
-    cert_cache_free(f->a.certs);
+    diag_fixture_stop(&f->diag);
+    cert_cache_free(f->diag.a.certs);
     trust_store_free(f->trust);
-    flow_fixture_assert_memory_returned(&f->a);
-    diagnosis_config_clear(&f->config);
-    flow_fixture_destroy(&f->a, NULL);
-}
-
-static guint verdict_count(const fixture_t *f)
-{
-    return f->sink->verdicts->len;
-}
-
-static const verdict_t *nth(const fixture_t *f, guint i)
-{
-    g_assert_cmpuint(i, <, f->sink->verdicts->len);
-    return &g_array_index(f->sink->verdicts, verdict_t, i);
-}
-
-static const verdict_t *only_verdict(const fixture_t *f)
-{
-    g_assert_cmpuint(verdict_count(f), ==, 1);
-    return nth(f, 0);
-}
-
-static const char *fact_text(const verdict_t *v, const char *key)
-{
-    for (unsigned i = 0; i < v->fact_count; i++) {
-        if (strcmp(v->facts[i].key, key) == 0 && !v->facts[i].is_number)
-            return v->facts[i].text;
-    }
-    return NULL;
-}
-
-static bool has_fact_number(const verdict_t *v, const char *key, int64_t value)
-{
-    for (unsigned i = 0; i < v->fact_count; i++) {
-        if (strcmp(v->facts[i].key, key) == 0 && v->facts[i].is_number)
-            return v->facts[i].number == value;
-    }
-    return false;
-}
-
-static void assert_evidence(const verdict_t *v, const uint64_t *frames, unsigned n)
-{
-    g_assert_cmpuint(v->evidence_count, ==, n);
-    for (unsigned i = 0; i < n; i++)
-        g_assert_cmpuint(v->evidence[i], ==, frames[i]);
+    diag_fixture_destroy(&f->diag, NULL);
 }
 
 static void assert_verdict(const verdict_t *v, verdict_id_t id, verdict_severity_t severity,
                            const char *device, bool device_is_address)
 {
-    g_assert_cmpstr(verdict_kind(v->id)->id, ==, verdict_kind(id)->id);
-    g_assert_cmpint(v->severity, ==, severity);
-    g_assert_cmpstr(v->device, ==, device);
-    g_assert_cmpint(v->device_is_address, ==, device_is_address);
+    verdict_assert_is(v, id, severity, device, device_is_address);
     g_assert_false(v->update);
     g_assert_false(v->inferred);
     g_assert_cmpstr(v->client, ==, "10.1.1.20");
@@ -364,7 +280,7 @@ static packet_info_t frame_at(uint64_t frame, int64_t extra_us)
 static void conn_emit(conn_t *c, uint64_t frame)
 {
     packet_info_t at = frame_at(frame, 0);
-    analysis_emit_tls(&c->f->a, c->flow, c->tls, &at, true, false);
+    analysis_emit_tls(&c->f->diag.a, c->flow, c->tls, &at, true, false);
 }
 
 /* The phone (or CES) 10.1.1.20 to 10.1.1.5:port; sni NULL: none sent. */
@@ -387,7 +303,7 @@ static conn_t conn_open(fixture_t *f, uint16_t server_port, const char *sni)
     tls->server_hello_seen = true;
     tls->server_hello_at = frame_at(FRAME_CLIENT_HELLO + 1, 0);
     tls->version = 0x0303;
-    tls->on_capf_port = server_port == f->a.capf_port;
+    tls->on_capf_port = server_port == f->diag.a.capf_port;
     tls->cert_messages = g_array_new(FALSE, TRUE, sizeof(tls_cert_message_t));
     tls->alerts = g_array_new(FALSE, TRUE, sizeof(tls_alert_seen_t));
     if (sni) {
@@ -417,13 +333,13 @@ static void conn_certs(conn_t *c, bool from_client, ...)
         g_assert_cmpuint(msg.count, <, TLS_MAX_CERTS);
         byte_span_t der = { cert->der, cert->len };
         ders[msg.count++] = der;
-        cert_ref_t *ref = cert_cache_get(c->f->a.certs, der);
+        cert_ref_t *ref = cert_cache_get(c->f->diag.a.certs, der);
         g_assert_nonnull(ref);
         g_ptr_array_add(msg.certs, ref);
     }
     va_end(ap);
-    if (c->f->a.trust && !from_client && msg.count)
-        trust_store_verify(c->f->a.trust, ders, msg.count, msg.at.ts_us / G_USEC_PER_SEC, &msg.trust);
+    if (c->f->diag.a.trust && !from_client && msg.count)
+        trust_store_verify(c->f->diag.a.trust, ders, msg.count, msg.at.ts_us / G_USEC_PER_SEC, &msg.trust);
     g_array_append_val(c->tls->cert_messages, msg);
     conn_emit(c, frame);
 }
@@ -446,7 +362,7 @@ static void conn_established_late(conn_t *c, uint64_t client_records, int64_t la
     c->tls->state = TLS_STATE_ESTABLISHED;
     c->tls->application_records[DIR_TO_SERVER] = client_records;
     packet_info_t at = frame_at(FRAME_ESTABLISHED, late_us);
-    analysis_emit_tls(&c->f->a, c->flow, c->tls, &at, true, false);
+    analysis_emit_tls(&c->f->diag.a, c->flow, c->tls, &at, true, false);
 }
 
 static void conn_established(conn_t *c, uint64_t client_records)
@@ -470,8 +386,8 @@ static void conn_end(conn_t *c)
     c->flow->last_packet = frame_at(FRAME_LAST, c->flow->closed_by >= 0 ? c->flow->closed_at.ts_us -
                                                                           frame_at(FRAME_CLOSE, 0).ts_us
                                                                         : 0);
-    analysis_emit_tls(&c->f->a, c->flow, tls, &c->flow->last_packet, false, true);
-    analysis_emit_flow_end(&c->f->a, c->flow, FLOW_END_CLOSED);
+    analysis_emit_tls(&c->f->diag.a, c->flow, tls, &c->flow->last_packet, false, true);
+    analysis_emit_flow_end(&c->f->diag.a, c->flow, FLOW_END_CLOSED);
     for (guint i = 0; i < tls->cert_messages->len; i++) {
         tls_cert_message_t *m = &g_array_index(tls->cert_messages, tls_cert_message_t, i);
         for (guint k = 0; k < m->certs->len; k++)
@@ -485,6 +401,50 @@ static void conn_end(conn_t *c)
 }
 
 #define FATAL 2
+#define CHAIN(...) { __VA_ARGS__ }
+
+/* A connection whose handshake completed: both sides switched to
+ * encrypted records. */
+typedef struct session {
+    uint16_t port;
+    const char *sni;
+    const test_cert_t *chain[2];    /* the server's certificates (NULL: none seen) */
+    const test_cert_t *client_cert; /* NULL: none */
+    uint64_t client_records;        /* application-data records from the client */
+    bool client_closes;             /* 1 ms after the handshake; else open at the end */
+    bool tls13;
+    /* TLS 1.3 with keys: records decrypted each way, and the client's
+     * application data among them */
+    uint64_t decrypted_to_server, decrypted_to_client, plaintext_to_server;
+} session_t;
+
+static void session_run(fixture_t *f, const session_t *s)
+{
+    conn_t c = conn_open(f, s->port, s->sni);
+    c.tls->tls13 = s->tls13;
+    if (s->chain[0])
+        conn_certs(&c, false, s->chain[0], s->chain[1], NULL);
+    if (s->client_cert)
+        conn_certs(&c, true, s->client_cert, NULL);
+    c.tls->decrypt.records[DIR_TO_SERVER] = s->decrypted_to_server;
+    c.tls->decrypt.records[DIR_TO_CLIENT] = s->decrypted_to_client;
+    c.tls->plaintext_application_records[DIR_TO_SERVER] = s->plaintext_to_server;
+    conn_established(&c, s->client_records);
+    if (s->client_closes)
+        conn_close(&c, true, 1000);
+    conn_end(&c);
+}
+
+/* A connection to port whose server (CAPF's certificate) refuses the
+ * client's certificate with a fatal alert. */
+static conn_t client_cert_refused(fixture_t *f, uint16_t port, const test_cert_t *client_cert, uint8_t alert)
+{
+    conn_t c = conn_open(f, port, NULL);
+    conn_certs(&c, false, &pki.capf, NULL);
+    conn_certs(&c, true, client_cert, NULL);
+    conn_alert(&c, false, FATAL, alert);
+    return c;
+}
 
 /* ------------------------------------------------------------------ */
 /* Trust store                                                          */
@@ -740,22 +700,19 @@ static void test_lsc_unknown_ca(void)
 {
     fixture_t f;
     fixture_init(&f);
-    conn_t c = conn_open(&f, 3804, NULL);
-    conn_certs(&c, false, &pki.capf, NULL);
-    conn_certs(&c, true, &pki.lsc, NULL);
-    conn_alert(&c, false, FATAL, 48);
-    g_assert_cmpuint(verdict_count(&f), ==, 0); /* judged at the end, with the close */
+    conn_t c = client_cert_refused(&f, 3804, &pki.lsc, 48);
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 0); /* judged at the end, with the close */
     conn_close(&c, false, 0);
     conn_end(&c);
-    const verdict_t *v = only_verdict(&f);
+    const verdict_t *v = verdict_only(f.diag.sink);
     assert_verdict(v, V_LSC_CA_UNTRUSTED, VERDICT_ERROR, "SEP001122334455", false);
     static const uint64_t frames[] = { FRAME_CLIENT_HELLO, FRAME_SERVER_CERT, FRAME_CLIENT_CERT,
                                        FRAME_ALERT, FRAME_CLOSE };
-    assert_evidence(v, frames, G_N_ELEMENTS(frames));
+    verdict_assert_evidence(v, frames, G_N_ELEMENTS(frames));
     g_assert_cmpstr(v->server, ==, "10.1.1.5:3804");
-    g_assert_cmpstr(fact_text(v, "alert"), ==, "unknown_ca");
-    g_assert_cmpstr(fact_text(v, "issuer"), ==, "O=enrollmon TEST PKI, CN=CAPF-9f8e7d6c");
-    g_assert_cmpstr(fact_text(v, "subject"), ==, "O=enrollmon TEST PKI, CN=SEP001122334455");
+    g_assert_cmpstr(verdict_text_fact(v, "alert"), ==, "unknown_ca");
+    g_assert_cmpstr(verdict_text_fact(v, "issuer"), ==, "O=enrollmon TEST PKI, CN=CAPF-9f8e7d6c");
+    g_assert_cmpstr(verdict_text_fact(v, "subject"), ==, "O=enrollmon TEST PKI, CN=SEP001122334455");
     g_assert_nonnull(strstr(v->summary, "CAPF-9f8e7d6c"));
     g_assert_nonnull(strstr(v->summary, "SEP001122334455"));
     g_assert_cmpuint(v->at.pcap_cnt, ==, FRAME_CLOSE);
@@ -767,16 +724,13 @@ static void test_mic_unknown_ca(void)
 {
     fixture_t f;
     fixture_init(&f);
-    conn_t c = conn_open(&f, 5061, NULL);
-    conn_certs(&c, false, &pki.capf, NULL);
-    conn_certs(&c, true, &pki.mic, NULL);
-    conn_alert(&c, false, FATAL, 48);
+    conn_t c = client_cert_refused(&f, 5061, &pki.mic, 48);
     conn_end(&c); /* no close seen: still open at the end of the capture */
-    const verdict_t *v = only_verdict(&f);
+    const verdict_t *v = verdict_only(f.diag.sink);
     assert_verdict(v, V_MIC_CA_UNTRUSTED, VERDICT_ERROR, "SEP74A02FC0A675", false);
     static const uint64_t frames[] = { FRAME_CLIENT_HELLO, FRAME_SERVER_CERT, FRAME_CLIENT_CERT,
                                        FRAME_ALERT };
-    assert_evidence(v, frames, G_N_ELEMENTS(frames));
+    verdict_assert_evidence(v, frames, G_N_ELEMENTS(frames));
     g_assert_nonnull(strstr(v->summary, "Cisco Manufacturing CA SHA2"));
     g_assert_cmpuint(v->at.pcap_cnt, ==, FRAME_ALERT);
     fixture_destroy(&f);
@@ -799,18 +753,15 @@ static void test_client_cert_time(void)
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         fixture_t f;
         fixture_init(&f);
-        conn_t c = conn_open(&f, 2443, NULL);
-        conn_certs(&c, false, &pki.capf, NULL);
-        conn_certs(&c, true, cases[i].cert, NULL);
-        conn_alert(&c, false, FATAL, cases[i].alert);
+        conn_t c = client_cert_refused(&f, 2443, cases[i].cert, cases[i].alert);
         conn_close(&c, false, 0);
         conn_end(&c);
         if (cases[i].expected == V_COUNT) {
-            g_assert_cmpuint(verdict_count(&f), ==, 0);
+            g_assert_cmpuint(verdict_count(f.diag.sink), ==, 0);
         } else {
-            const verdict_t *v = only_verdict(&f);
+            const verdict_t *v = verdict_only(f.diag.sink);
             assert_verdict(v, cases[i].expected, VERDICT_ERROR, "SEP001122334455", false);
-            g_assert_nonnull(fact_text(v, "not_after"));
+            g_assert_nonnull(verdict_text_fact(v, "not_after"));
             g_assert_nonnull(strstr(v->summary, "10.1.1.5:2443 refused the client certificate"));
         }
         fixture_destroy(&f);
@@ -829,12 +780,12 @@ static void test_capf_server_cert_rejected(void)
     conn_alert(&c, true, FATAL, 48);
     conn_close(&c, true, 0);
     conn_end(&c);
-    const verdict_t *v = only_verdict(&f);
+    const verdict_t *v = verdict_only(f.diag.sink);
     /* before any certificate of its own, the phone is its address */
     assert_verdict(v, V_CAPF_SERVER_CERT_REJECTED, VERDICT_ERROR, "10.1.1.20", true);
     static const uint64_t frames[] = { FRAME_CLIENT_HELLO, FRAME_SERVER_CERT, FRAME_ALERT, FRAME_CLOSE };
-    assert_evidence(v, frames, G_N_ELEMENTS(frames));
-    g_assert_cmpstr(fact_text(v, "subject"), ==, "O=enrollmon TEST PKI, CN=CAPF-1a2b3c4d");
+    verdict_assert_evidence(v, frames, G_N_ELEMENTS(frames));
+    g_assert_cmpstr(verdict_text_fact(v, "subject"), ==, "O=enrollmon TEST PKI, CN=CAPF-1a2b3c4d");
     g_assert_nonnull(strstr(v->summary, "CAPF-1a2b3c4d"));
 
     /* the phone retries: the same problem, counted */
@@ -842,9 +793,9 @@ static void test_capf_server_cert_rejected(void)
     conn_certs(&again, false, &pki.capf, NULL);
     conn_alert(&again, true, FATAL, 51); /* decrypt_error */
     conn_end(&again);
-    g_assert_cmpuint(verdict_count(&f), ==, 2);
-    g_assert_true(nth(&f, 1)->update);
-    g_assert_cmpuint(nth(&f, 1)->count, ==, 2);
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 2);
+    g_assert_true(verdict_nth(f.diag.sink, 1)->update);
+    g_assert_cmpuint(verdict_nth(f.diag.sink, 1)->count, ==, 2);
     fixture_destroy(&f);
 }
 
@@ -877,32 +828,30 @@ static void run_refusal(const refusal_case_t *rc)
     }
     conn_end(&c);
     if (rc->expected == V_COUNT) {
-        if (verdict_count(&f))
-            g_test_message("%s: unexpected %s: %s", rc->name, verdict_kind(nth(&f, 0)->id)->id,
-                           nth(&f, 0)->summary);
-        g_assert_cmpuint(verdict_count(&f), ==, 0);
+        if (verdict_count(f.diag.sink))
+            g_test_message("%s: unexpected %s: %s", rc->name, verdict_kind(verdict_nth(f.diag.sink, 0)->id)->id,
+                           verdict_nth(f.diag.sink, 0)->summary);
+        g_assert_cmpuint(verdict_count(f.diag.sink), ==, 0);
     } else {
-        const verdict_t *v = only_verdict(&f);
+        const verdict_t *v = verdict_only(f.diag.sink);
         if (v->id != rc->expected)
             g_test_message("%s: got %s: %s", rc->name, verdict_kind(v->id)->id, v->summary);
         assert_verdict(v, rc->expected, VERDICT_ERROR, "10.1.1.20", true);
         uint64_t frames[] = { FRAME_CLIENT_HELLO, FRAME_SERVER_CERT, rc->alert ? FRAME_ALERT : FRAME_CLOSE,
                               FRAME_CLOSE };
-        assert_evidence(v, frames, rc->alert ? 4 : 3);
-        g_assert_cmpstr(fact_text(v, "alert"), ==,
+        verdict_assert_evidence(v, frames, rc->alert ? 4 : 3);
+        g_assert_cmpstr(verdict_text_fact(v, "alert"), ==,
                         rc->alert ? tls_alert_description_name(rc->alert)
                                   : "none (closed without sending data)");
         if (rc->sni)
-            g_assert_cmpstr(fact_text(v, "sni"), ==, rc->sni);
+            g_assert_cmpstr(verdict_text_fact(v, "sni"), ==, rc->sni);
         if (rc->fact_key)
-            g_assert_cmpstr(fact_text(v, rc->fact_key), ==, rc->fact_value);
+            g_assert_cmpstr(verdict_text_fact(v, rc->fact_key), ==, rc->fact_value);
         if (rc->trust && rc->fact_key && strcmp(rc->fact_key, "verify_error") == 0)
-            g_assert_true(has_fact_number(v, "verify_depth", 0));
+            g_assert_true(verdict_has_number_fact(v, "verify_depth", 0));
     }
     fixture_destroy(&f);
 }
-
-#define CHAIN(...) { __VA_ARGS__ }
 
 static const refusal_case_t refusals[] = {
     { "expired leaf", 443, "ca.example.test", CHAIN(&pki.expired, &pki.issuing), 45, false,
@@ -976,67 +925,65 @@ static void test_client_refusals(void)
 /* Order of the causes: CAPF's port first, then time, then self-signed. */
 static void test_refusal_order(void)
 {
-    fixture_t f;
-    fixture_init(&f);
-    /* on the CAPF port, an expired self-signed certificate is still CAPF's */
-    conn_t c = conn_open(&f, 3804, "capf.example.test");
-    conn_certs(&c, false, &pki.expired, NULL);
-    conn_alert(&c, true, FATAL, 45);
-    conn_end(&c);
-    assert_verdict(only_verdict(&f), V_CAPF_SERVER_CERT_REJECTED, VERDICT_ERROR, "10.1.1.20", true);
-    fixture_destroy(&f);
-
-    fixture_init(&f);
-    /* expired and misnamed: the time */
-    c = conn_open(&f, 443, "other.example.test");
-    conn_certs(&c, false, &pki.expired, &pki.issuing, NULL);
-    conn_alert(&c, true, FATAL, 42);
-    conn_end(&c);
-    assert_verdict(only_verdict(&f), V_CERT_EXPIRED, VERDICT_ERROR, "10.1.1.20", true);
-    fixture_destroy(&f);
-
-    fixture_init(&f);
-    /* self-signed and misnamed: self-signed */
-    c = conn_open(&f, 443, "other.example.test");
-    conn_certs(&c, false, &pki.self_signed, NULL);
-    conn_alert(&c, true, FATAL, 48);
-    conn_end(&c);
-    assert_verdict(only_verdict(&f), V_SERVER_CERT_SELF_SIGNED, VERDICT_ERROR, "10.1.1.20", true);
-    fixture_destroy(&f);
+    static const struct {
+        uint16_t port;
+        const char *sni;
+        const test_cert_t *chain[2];
+        uint8_t alert;
+        verdict_id_t expected;
+    } cases[] = {
+        /* on the CAPF port, an expired self-signed certificate is still CAPF's */
+        { 3804, "capf.example.test", CHAIN(&pki.expired), 45, V_CAPF_SERVER_CERT_REJECTED },
+        /* expired and misnamed: the time */
+        { 443, "other.example.test", CHAIN(&pki.expired, &pki.issuing), 42, V_CERT_EXPIRED },
+        /* self-signed and misnamed: self-signed */
+        { 443, "other.example.test", CHAIN(&pki.self_signed), 48, V_SERVER_CERT_SELF_SIGNED },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        fixture_t f;
+        fixture_init(&f);
+        conn_t c = conn_open(&f, cases[i].port, cases[i].sni);
+        conn_certs(&c, false, cases[i].chain[0], cases[i].chain[1], NULL);
+        conn_alert(&c, true, FATAL, cases[i].alert);
+        conn_end(&c);
+        assert_verdict(verdict_only(f.diag.sink), cases[i].expected, VERDICT_ERROR, "10.1.1.20", true);
+        fixture_destroy(&f);
+    }
 }
 
 /* A close is a refusal only right after the handshake, by the client. */
 static void test_close_not_refusal(void)
 {
+    static const struct {
+        bool established;
+        int close_by; /* DIR_TO_SERVER: the client, DIR_TO_CLIENT: the server, -1: no close */
+        int64_t after_us;
+    } quiet[] = {
+        { true, DIR_TO_SERVER, 3 * G_USEC_PER_SEC }, /* an idle connection given up */
+        { true, DIR_TO_CLIENT, 1000 },               /* the server closed */
+        { true, -1, 0 },                             /* still open when the capture ended */
+        { false, DIR_TO_SERVER, 1000 },              /* the handshake never completed */
+    };
     fixture_t f;
     fixture_init(&f);
-    conn_t c = conn_open(&f, 443, "ca.example.test");
-    conn_certs(&c, false, &pki.self_signed, NULL);
-    conn_established(&c, 0);
-    conn_close(&c, true, 3 * G_USEC_PER_SEC); /* an idle connection given up */
-    conn_end(&c);
-    c = conn_open(&f, 443, "ca.example.test");
-    conn_certs(&c, false, &pki.self_signed, NULL);
-    conn_established(&c, 0);
-    conn_close(&c, false, 1000); /* the server closed */
-    conn_end(&c);
-    c = conn_open(&f, 443, "ca.example.test");
-    conn_certs(&c, false, &pki.self_signed, NULL);
-    conn_established(&c, 0); /* still open when the capture ended */
-    conn_end(&c);
-    c = conn_open(&f, 443, "ca.example.test");
-    conn_certs(&c, false, &pki.self_signed, NULL);
-    conn_close(&c, true, 1000); /* the handshake never completed */
-    conn_end(&c);
-    g_assert_cmpuint(verdict_count(&f), ==, 0);
+    for (size_t i = 0; i < G_N_ELEMENTS(quiet); i++) {
+        conn_t c = conn_open(&f, 443, "ca.example.test");
+        conn_certs(&c, false, &pki.self_signed, NULL);
+        if (quiet[i].established)
+            conn_established(&c, 0);
+        if (quiet[i].close_by >= 0)
+            conn_close(&c, quiet[i].close_by == DIR_TO_SERVER, quiet[i].after_us);
+        conn_end(&c);
+    }
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 0);
 
     /* a slow handshake: the close counts from its end, not from the certificate */
-    c = conn_open(&f, 443, "ca.example.test");
+    conn_t c = conn_open(&f, 443, "ca.example.test");
     conn_certs(&c, false, &pki.self_signed, NULL);
     conn_established_late(&c, 0, 3 * G_USEC_PER_SEC);
     conn_close(&c, true, 3 * G_USEC_PER_SEC + 2000);
     conn_end(&c);
-    assert_verdict(only_verdict(&f), V_SERVER_CERT_SELF_SIGNED, VERDICT_ERROR, "10.1.1.20", true);
+    assert_verdict(verdict_only(f.diag.sink), V_SERVER_CERT_SELF_SIGNED, VERDICT_ERROR, "10.1.1.20", true);
     fixture_destroy(&f);
 }
 
@@ -1055,48 +1002,34 @@ static void test_tls13(void)
     conn_established(&c, 1);
     conn_close(&c, true, 1000);
     conn_end(&c);
-    g_assert_cmpuint(verdict_count(&f), ==, 0);
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 0);
 
     /* with keys: the certificate, the Finished and a close_notify decrypted, no data */
-    c = conn_open(&f, 443, "ca.example.test");
-    c.tls->tls13 = true;
-    conn_certs(&c, false, &pki.self_signed, NULL);
-    c.tls->decrypt.records[DIR_TO_SERVER] = 2;
-    conn_established(&c, 2);
-    conn_close(&c, true, 1000);
-    conn_end(&c);
-    assert_verdict(only_verdict(&f), V_SERVER_CERT_SELF_SIGNED, VERDICT_ERROR, "10.1.1.20", true);
+    session_run(&f, &(session_t){ .port = 443, .sni = "ca.example.test", .chain = CHAIN(&pki.self_signed),
+                                  .client_records = 2, .client_closes = true, .tls13 = true,
+                                  .decrypted_to_server = 2 });
+    assert_verdict(verdict_only(f.diag.sink), V_SERVER_CERT_SELF_SIGNED, VERDICT_ERROR, "10.1.1.20", true);
 
     /* the server's side decrypted, not the client's: its one record is its Finished */
-    c = conn_open(&f, 8443, "ca.example.test");
-    c.tls->tls13 = true;
-    conn_certs(&c, false, &pki.self_signed, NULL);
-    c.tls->decrypt.records[DIR_TO_CLIENT] = 4;
-    conn_established(&c, 1);
-    conn_close(&c, true, 1000);
-    conn_end(&c);
-    g_assert_cmpuint(verdict_count(&f), ==, 2);
-    assert_verdict(nth(&f, 1), V_SERVER_CERT_SELF_SIGNED, VERDICT_ERROR, "10.1.1.20", true);
-    g_assert_cmpstr(nth(&f, 1)->server, ==, "10.1.1.5:8443");
+    session_run(&f, &(session_t){ .port = 8443, .sni = "ca.example.test", .chain = CHAIN(&pki.self_signed),
+                                  .client_records = 1, .client_closes = true, .tls13 = true,
+                                  .decrypted_to_client = 4 });
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 2);
+    assert_verdict(verdict_nth(f.diag.sink, 1), V_SERVER_CERT_SELF_SIGNED, VERDICT_ERROR, "10.1.1.20", true);
+    g_assert_cmpstr(verdict_nth(f.diag.sink, 1)->server, ==, "10.1.1.5:8443");
 
     /* with keys and a request: accepted, nothing */
-    c = conn_open(&f, 443, "ca.example.test");
-    c.tls->tls13 = true;
-    conn_certs(&c, false, &pki.leaf, &pki.issuing, NULL);
-    c.tls->decrypt.records[DIR_TO_SERVER] = 3;
-    c.tls->plaintext_application_records[DIR_TO_SERVER] = 1;
-    conn_established(&c, 3);
-    conn_close(&c, true, 1000);
-    conn_end(&c);
-    /* without keys, two records from the client: it carried on */
-    c = conn_open(&f, 443, "other.example.test");
-    c.tls->tls13 = true;
-    conn_certs(&c, false, &pki.leaf, &pki.issuing, NULL); /* (as if decrypted earlier) */
-    conn_established(&c, 2);
-    conn_close(&c, true, 1000);
-    conn_end(&c);
-    g_assert_cmpuint(verdict_count(&f), ==, 3);
-    assert_verdict(nth(&f, 2), V_SERVER_NAME_MISMATCH, VERDICT_WARNING, "10.1.1.20", true);
+    session_run(&f, &(session_t){ .port = 443, .sni = "ca.example.test",
+                                  .chain = CHAIN(&pki.leaf, &pki.issuing), .client_records = 3,
+                                  .client_closes = true, .tls13 = true, .decrypted_to_server = 3,
+                                  .plaintext_to_server = 1 });
+    /* without keys, two records from the client: it carried on (the
+     * certificates as if decrypted earlier) */
+    session_run(&f, &(session_t){ .port = 443, .sni = "other.example.test",
+                                  .chain = CHAIN(&pki.leaf, &pki.issuing), .client_records = 2,
+                                  .client_closes = true, .tls13 = true });
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 3);
+    assert_verdict(verdict_nth(f.diag.sink, 2), V_SERVER_NAME_MISMATCH, VERDICT_WARNING, "10.1.1.20", true);
     fixture_destroy(&f);
 }
 
@@ -1108,25 +1041,19 @@ static void test_accepted_healthy(void)
     fixture_t f;
     fixture_init(&f);
     fixture_trust_root(&f);
-    /* a CA-issued chain that verifies, the right name, data sent */
-    conn_t c = conn_open(&f, 443, "ca.example.test");
-    conn_certs(&c, false, &pki.leaf, &pki.issuing, NULL);
-    conn_established(&c, 3);
-    conn_close(&c, true, 1000);
-    conn_end(&c);
-    /* CUCM's own self-signed CAPF certificate, accepted with an LSC */
-    c = conn_open(&f, 3804, NULL);
-    conn_certs(&c, false, &pki.capf, NULL);
-    conn_certs(&c, true, &pki.lsc, NULL);
-    conn_established(&c, 5);
-    conn_close(&c, true, 1000);
-    conn_end(&c);
-    /* a self-signed server certificate without a name asked: accepted, nothing */
-    c = conn_open(&f, 8443, NULL);
-    conn_certs(&c, false, &pki.self_signed, NULL);
-    conn_established(&c, 1);
-    conn_end(&c);
-    g_assert_cmpuint(verdict_count(&f), ==, 0);
+    static const session_t healthy[] = {
+        /* a CA-issued chain that verifies, the right name, data sent */
+        { .port = 443, .sni = "ca.example.test", .chain = CHAIN(&pki.leaf, &pki.issuing), .client_records = 3,
+          .client_closes = true },
+        /* CUCM's own self-signed CAPF certificate, accepted with an LSC */
+        { .port = 3804, .chain = CHAIN(&pki.capf), .client_cert = &pki.lsc, .client_records = 5,
+          .client_closes = true },
+        /* a self-signed server certificate without a name asked: accepted, nothing */
+        { .port = 8443, .chain = CHAIN(&pki.self_signed), .client_records = 1 },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(healthy); i++)
+        session_run(&f, &healthy[i]);
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 0);
     fixture_destroy(&f);
 }
 
@@ -1134,76 +1061,74 @@ static void test_accepted_warnings(void)
 {
     fixture_t f;
     fixture_init(&f);
-    conn_t c = conn_open(&f, 443, "ca2.example.test");
-    conn_certs(&c, false, &pki.leaf, &pki.issuing, NULL);
-    conn_established(&c, 2);
-    conn_end(&c);
-    const verdict_t *v = only_verdict(&f);
+    session_run(&f, &(session_t){ .port = 443, .sni = "ca2.example.test",
+                                  .chain = CHAIN(&pki.leaf, &pki.issuing), .client_records = 2 });
+    const verdict_t *v = verdict_only(f.diag.sink);
     assert_verdict(v, V_SERVER_NAME_MISMATCH, VERDICT_WARNING, "10.1.1.20", true);
-    g_assert_cmpstr(fact_text(v, "sni"), ==, "ca2.example.test");
-    g_assert_null(fact_text(v, "alert"));
+    g_assert_cmpstr(verdict_text_fact(v, "sni"), ==, "ca2.example.test");
+    g_assert_null(verdict_text_fact(v, "alert"));
     static const uint64_t frames[] = { FRAME_CLIENT_HELLO, FRAME_SERVER_CERT };
-    assert_evidence(v, frames, G_N_ELEMENTS(frames));
+    verdict_assert_evidence(v, frames, G_N_ELEMENTS(frames));
     fixture_destroy(&f);
 
-    fixture_init(&f);
-    c = conn_open(&f, 443, "ca.example.test");
-    conn_certs(&c, false, &pki.expired, &pki.issuing, NULL);
-    conn_established(&c, 1);
-    conn_end(&c);
-    assert_verdict(only_verdict(&f), V_CERT_EXPIRED, VERDICT_WARNING, "10.1.1.20", true);
-    fixture_destroy(&f);
-
-    fixture_init(&f);
-    c = conn_open(&f, 443, "ca.example.test");
-    conn_certs(&c, false, &pki.not_yet, &pki.issuing, NULL);
-    conn_established(&c, 1);
-    conn_end(&c);
-    assert_verdict(only_verdict(&f), V_CERT_NOT_YET_VALID, VERDICT_WARNING, "10.1.1.20", true);
-    fixture_destroy(&f);
-
-    /* the server's certificate ends in 10 days, the warning period is 30 */
-    fixture_init(&f);
-    c = conn_open(&f, 443, "ca.example.test");
-    conn_certs(&c, false, &pki.expiring, &pki.issuing, NULL);
-    conn_established(&c, 1);
-    conn_end(&c);
-    v = only_verdict(&f);
-    assert_verdict(v, V_CERT_EXPIRING_SOON, VERDICT_WARNING, "10.1.1.20", true);
-    g_assert_nonnull(strstr(v->summary, "in 10 days"));
-    fixture_destroy(&f);
-
-    /* ... and with a warning period of 5 days, nothing */
-    fixture_init(&f);
-    f.a.diagnosis->config.expiry_warning_days = 5;
-    c = conn_open(&f, 443, "ca.example.test");
-    conn_certs(&c, false, &pki.expiring, &pki.issuing, NULL);
-    conn_established(&c, 1);
-    conn_end(&c);
-    g_assert_cmpuint(verdict_count(&f), ==, 0);
-    fixture_destroy(&f);
-
-    /* the phone's LSC ends in 3 days: about the device */
-    fixture_init(&f);
-    c = conn_open(&f, 2443, NULL);
-    conn_certs(&c, false, &pki.capf, NULL);
-    conn_certs(&c, true, &pki.lsc_expiring, NULL);
-    conn_established(&c, 4);
-    conn_end(&c);
-    v = only_verdict(&f);
-    assert_verdict(v, V_CERT_EXPIRING_SOON, VERDICT_WARNING, "SEP001122334455", false);
-    g_assert_cmpstr(fact_text(v, "subject"), ==, "O=enrollmon TEST PKI, CN=SEP001122334455");
-    fixture_destroy(&f);
-
-    /* an expired LSC the server still accepted */
-    fixture_init(&f);
-    c = conn_open(&f, 2443, NULL);
-    conn_certs(&c, false, &pki.capf, NULL);
-    conn_certs(&c, true, &pki.lsc_expired, NULL);
-    conn_established(&c, 4);
-    conn_end(&c);
-    assert_verdict(only_verdict(&f), V_CERT_EXPIRED, VERDICT_WARNING, "SEP001122334455", false);
-    fixture_destroy(&f);
+    static const struct {
+        session_t session;
+        unsigned warning_days;            /* 0: the default */
+        verdict_id_t expected;            /* V_COUNT: none */
+        const char *device;               /* NULL: the client's address */
+        const char *fact_key, *fact_text; /* a text fact, or NULL */
+        const char *summary_part;         /* or NULL */
+    } cases[] = {
+        { .session = { .port = 443, .sni = "ca.example.test", .chain = CHAIN(&pki.expired, &pki.issuing),
+                       .client_records = 1 },
+          .expected = V_CERT_EXPIRED },
+        { .session = { .port = 443, .sni = "ca.example.test", .chain = CHAIN(&pki.not_yet, &pki.issuing),
+                       .client_records = 1 },
+          .expected = V_CERT_NOT_YET_VALID },
+        /* the server's certificate ends in 10 days, the warning period is 30 */
+        { .session = { .port = 443, .sni = "ca.example.test", .chain = CHAIN(&pki.expiring, &pki.issuing),
+                       .client_records = 1 },
+          .expected = V_CERT_EXPIRING_SOON,
+          .summary_part = "in 10 days" },
+        /* ... and with a warning period of 5 days, nothing */
+        { .session = { .port = 443, .sni = "ca.example.test", .chain = CHAIN(&pki.expiring, &pki.issuing),
+                       .client_records = 1 },
+          .warning_days = 5,
+          .expected = V_COUNT },
+        /* the phone's LSC ends in 3 days: about the device */
+        { .session = { .port = 2443, .chain = CHAIN(&pki.capf), .client_cert = &pki.lsc_expiring,
+                       .client_records = 4 },
+          .expected = V_CERT_EXPIRING_SOON,
+          .device = "SEP001122334455",
+          .fact_key = "subject",
+          .fact_text = "O=enrollmon TEST PKI, CN=SEP001122334455" },
+        /* an expired LSC the server still accepted */
+        { .session = { .port = 2443, .chain = CHAIN(&pki.capf), .client_cert = &pki.lsc_expired,
+                       .client_records = 4 },
+          .expected = V_CERT_EXPIRED,
+          .device = "SEP001122334455" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_test_message("case %zu", i);
+        fixture_init(&f);
+        if (cases[i].warning_days)
+            f.diag.d->config.expiry_warning_days = cases[i].warning_days;
+        session_run(&f, &cases[i].session);
+        if (cases[i].expected == V_COUNT) {
+            g_assert_cmpuint(verdict_count(f.diag.sink), ==, 0);
+        } else {
+            v = verdict_only(f.diag.sink);
+            if (cases[i].device)
+                assert_verdict(v, cases[i].expected, VERDICT_WARNING, cases[i].device, false);
+            else
+                assert_verdict(v, cases[i].expected, VERDICT_WARNING, "10.1.1.20", true);
+            if (cases[i].fact_key)
+                g_assert_cmpstr(verdict_text_fact(v, cases[i].fact_key), ==, cases[i].fact_text);
+            if (cases[i].summary_part)
+                g_assert_nonnull(strstr(v->summary, cases[i].summary_part));
+        }
+        fixture_destroy(&f);
+    }
 }
 
 /* However often the record comes, a connection gives each verdict once. */
@@ -1211,17 +1136,14 @@ static void test_once_per_connection(void)
 {
     fixture_t f;
     fixture_init(&f);
-    conn_t c = conn_open(&f, 3804, NULL);
-    conn_certs(&c, false, &pki.capf, NULL);
-    conn_certs(&c, true, &pki.lsc, NULL);
-    conn_alert(&c, false, FATAL, 48);
+    conn_t c = client_cert_refused(&f, 3804, &pki.lsc, 48);
     conn_alert(&c, false, FATAL, 48);
     conn_emit(&c, FRAME_ALERT);
     packet_info_t at = frame_at(FRAME_LAST, 0);
     /* a final record given twice (it must not be, but a verdict stays single) */
-    analysis_emit_tls(&f.a, c.flow, c.tls, &at, false, true);
+    analysis_emit_tls(&f.diag.a, c.flow, c.tls, &at, false, true);
     conn_end(&c);
-    g_assert_cmpuint(verdict_count(&f), ==, 1);
+    g_assert_cmpuint(verdict_count(f.diag.sink), ==, 1);
     fixture_destroy(&f);
 }
 
@@ -1231,22 +1153,18 @@ static void test_names_of_interest(void)
 {
     fixture_t f;
     fixture_init(&f);
-    diagnosis_t *d = f.a.diagnosis;
+    diagnosis_t *d = f.diag.d;
     g_assert_false(diag_parties_name_known(d, "ca.example.test"));
-    conn_t c = conn_open(&f, 443, "www.example.test");
-    conn_certs(&c, false, &pki.leaf, &pki.issuing, NULL);
-    conn_certs(&c, true, &pki.client_plain, NULL);
-    conn_established(&c, 1);
-    conn_end(&c);
+    session_run(&f, &(session_t){ .port = 443, .sni = "www.example.test",
+                                  .chain = CHAIN(&pki.leaf, &pki.issuing), .client_cert = &pki.client_plain,
+                                  .client_records = 1 });
     g_assert_true(diag_parties_name_known(d, "www.example.test"));
     g_assert_true(diag_parties_name_known(d, "ca.example.test"));
     g_assert_true(diag_parties_name_known(d, "pki.example.test"));
     g_assert_false(diag_parties_name_known(d, ISSUING_CN));
     g_assert_false(diag_parties_name_known(d, "ces.example.test")); /* the client's certificate */
-    c = conn_open(&f, 443, NULL);
-    conn_certs(&c, false, &pki.wildcard, &pki.issuing, NULL);
-    conn_established(&c, 1);
-    conn_end(&c);
+    session_run(&f, &(session_t){ .port = 443, .chain = CHAIN(&pki.wildcard, &pki.issuing),
+                                  .client_records = 1 });
     g_assert_false(diag_parties_name_known(d, "*.example.test"));
     fixture_destroy(&f);
 }
