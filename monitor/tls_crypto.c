@@ -744,7 +744,19 @@ static tls_decrypt_status_t decrypt_cbc(tls_record_crypto_t *c, uint64_t seq, by
          * failure (RFC 5246 6.2.3.2). */
         status = c->encrypt_then_mac ? TLS_DECRYPT_BAD_RECORD : TLS_DECRYPT_AUTH_FAILED;
     } else if (content_len > TLS_MAX_CONTENT) {
-        status = TLS_DECRYPT_BAD_RECORD; /* record_overflow */
+        /* record_overflow, once the bytes are known to be the sender's.
+         * Without encrypt-then-MAC nothing has authenticated them yet:
+         * wrong keys give random padding that now and then looks valid and
+         * short, so the MAC decides (it lies within out whenever the
+         * content fits TLS_MAX_PLAINTEXT); a MAC that cannot even be
+         * reached is what wrong keys look like too. */
+        if (c->encrypt_then_mac)
+            status = TLS_DECRYPT_BAD_RECORD;
+        else if (content_len + mac_len > TLS_MAX_PLAINTEXT ||
+                 !cbc_mac_ok(c, seq, header.ptr, content_len, out, content_len, out + content_len))
+            status = TLS_DECRYPT_AUTH_FAILED;
+        else
+            status = TLS_DECRYPT_BAD_RECORD;
     } else if (!c->encrypt_then_mac &&
                !cbc_mac_ok(c, seq, header.ptr, content_len, out, content_len, out + content_len)) {
         status = TLS_DECRYPT_AUTH_FAILED;

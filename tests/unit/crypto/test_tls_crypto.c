@@ -1090,6 +1090,7 @@ typedef struct cbc_spec {
     size_t pad;          /* padding length byte; pad + 1 bytes of padding */
     bool etm;
     bool break_padding;  /* one padding byte off */
+    bool break_mac;      /* one MAC byte off (MAC-then-encrypt): what wrong keys give */
 } cbc_spec_t;
 
 /* A whole record (header | IV | ciphertext [| MAC]) with content byte i = i * 3. */
@@ -1110,6 +1111,8 @@ static GByteArray *cbc_record(const cbc_keys_t *keys, const cbc_spec_t *spec)
         pseudo[11] = (uint8_t)(spec->content_len >> 8);
         pseudo[12] = (uint8_t)spec->content_len;
         hmac_sha1(keys->mac_key, pseudo, 13, plain, spec->content_len, plain + spec->content_len);
+        if (spec->break_mac)
+            plain[spec->content_len] ^= 1;
     }
     memset(plain + plain_len - spec->pad - 1, (int)spec->pad, spec->pad + 1);
     if (spec->break_padding)
@@ -1176,6 +1179,9 @@ static void test_cbc_padding(void)
           TLS_DECRYPT_BAD_RECORD },
         /* more than 2^14 bytes of content */
         { { .content_len = 16395, .pad = 0 }, TLS_DECRYPT_BAD_RECORD },
+        /* ... that the MAC does not vouch for: wrong keys whose random
+         * padding byte happened to be 0 decrypt to this */
+        { { .content_len = 16395, .pad = 0, .break_mac = true }, TLS_DECRYPT_AUTH_FAILED },
         { { .content_len = 16399, .pad = 0, .etm = true }, TLS_DECRYPT_BAD_RECORD },
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
