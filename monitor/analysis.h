@@ -56,6 +56,10 @@ typedef struct run_stats {
     uint64_t files_read;
     uint64_t files_failed;
     uint64_t files_truncated;
+    uint64_t capture_interfaces;   /* live: interfaces captured on (0 reading files) */
+    uint64_t capture_received;     /* live: the capture layer's own counters */
+    uint64_t capture_dropped;      /* ... packets the kernel dropped (no room in its buffer) */
+    uint64_t capture_if_dropped;   /* ... packets the interface or driver dropped */
     int64_t first_ts_us;
     int64_t last_ts_us;
 } run_stats_t;
@@ -124,7 +128,15 @@ struct event_sink {
 
 #define ANALYSIS_MAX_SINKS 8
 
-typedef struct analysis {
+typedef struct analysis analysis_t;
+
+/* With several workers: what their analyses share.  Records go to the
+ * hub's sinks and diagnosis (in `shared`) under `lock`, so events are
+ * written whole and the diagnosis sees one stream.  Recursive: a verdict
+ * given while a record is being handed over goes out under the same lock. */
+typedef struct analysis_hub analysis_hub_t;
+
+struct analysis {
     monitor_limits_t limits;
     uint16_t capf_port;         /* where CAPF is expected (default 3804) */
     const tls_keys_t *keys;     /* key logs and RSA keys given for the run */
@@ -139,7 +151,10 @@ typedef struct analysis {
     certsrv_requests_t *certsrv_requests; /* CSR per certsrv ReqID; NULL: not kept */
     const trust_store_t *trust; /* --trust: CA certificates to verify chains with; NULL: none */
     diagnosis_t *diagnosis;     /* gets every record after the sinks; NULL: no verdicts */
-} analysis_t;
+    analysis_hub_t *hub;        /* several workers: records go to the hub, not to sinks[] */
+    unsigned worker_index;      /* ... and which worker this analysis is */
+    int64_t progress_told_us;   /* the last time told to the hub */
+};
 
 void analysis_emit_tls(analysis_t *a, const flow_t *flow, const tls_conn_t *tls,
                        const packet_info_t *at, bool changed, bool final);

@@ -48,23 +48,21 @@ static FILE *open_capture(const char *path, bool *is_pcapng, char **message)
     return fp;
 }
 
-capture_outcome_t capture_read_file(const char *path, engine_t *engine, char **message)
+capture_outcome_t capture_read_file(const char *path, workers_t *workers, char **message)
 {
-    return capture_read_file_progress(path, engine, NULL, NULL, message);
+    return capture_read_file_progress(path, workers, NULL, NULL, message);
 }
 
 /* Packets between progress reports: rare enough to cost nothing. */
 #define PROGRESS_EVERY 4096
 
-capture_outcome_t capture_read_file_progress(const char *path, engine_t *engine,
+capture_outcome_t capture_read_file_progress(const char *path, workers_t *workers,
                                              capture_progress_fn fn, void *ctx, char **message)
 {
-    analysis_t *a = engine_analysis(engine);
     *message = NULL;
     bool is_pcapng = false;
     FILE *fp = open_capture(path, &is_pcapng, message);
     if (!fp) {
-        a->stats.files_failed++;
         return CAPTURE_FAILED;
     }
     char errbuf[PCAP_ERRBUF_SIZE] = "";
@@ -72,7 +70,6 @@ capture_outcome_t capture_read_file_progress(const char *path, engine_t *engine,
     if (!p) {
         fclose(fp); /* libpcap leaves the stream to us when it fails */
         *message = g_strdup_printf("'%s' is not a pcap or pcapng capture (%s)", path, errbuf);
-        a->stats.files_failed++;
         return CAPTURE_FAILED;
     }
     int linktype = pcap_datalink(p);
@@ -81,7 +78,6 @@ capture_outcome_t capture_read_file_progress(const char *path, engine_t *engine,
         *message = g_strdup_printf("'%s': link type %s (%d) is not supported", path,
                                    name ? name : "unknown", linktype);
         pcap_close(p);
-        a->stats.files_failed++;
         return CAPTURE_FAILED;
     }
     struct pcap_pkthdr *hdr;
@@ -96,7 +92,7 @@ capture_outcome_t capture_read_file_progress(const char *path, engine_t *engine,
     while ((rc = pcap_next_ex(p, &hdr, &data)) == 1) {
         count++;
         int64_t ts_us = (int64_t)hdr->ts.tv_sec * 1000000 + hdr->ts.tv_usec;
-        engine_packet(engine, linktype, ts_us, data, hdr->caplen, hdr->len, path, count);
+        workers_packet(workers, linktype, ts_us, data, hdr->caplen, hdr->len, path, count);
         offset += PCAP_RECORD_HEADER_LEN + hdr->caplen;
         if (fn && count % PROGRESS_EVERY == 0) {
             long pos = ftell(fp); /* libpcap reads the stream it was given */
@@ -105,10 +101,8 @@ capture_outcome_t capture_read_file_progress(const char *path, engine_t *engine,
     }
     if (fn)
         fn(ctx, path, total, total, count);
-    a->stats.files_read++;
     capture_outcome_t outcome = CAPTURE_COMPLETE;
     if (rc == PCAP_ERROR) {
-        a->stats.files_truncated++;
         outcome = CAPTURE_TRUNCATED;
         if (is_pcapng)
             *message = g_strdup_printf("'%s' is cut short or damaged after packet %" G_GUINT64_FORMAT

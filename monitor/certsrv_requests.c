@@ -13,7 +13,25 @@ struct certsrv_requests {
     unsigned max_requests;
     GHashTable *by_key; /* "address#reqid" -> modulus MD5 (both owned) */
     GQueue order;       /* keys, oldest first (borrowed from the table) */
+    GRecMutex *lock;    /* shared between workers; NULL: one thread */
 };
+
+void certsrv_requests_set_lock(certsrv_requests_t *t, GRecMutex *lock)
+{
+    t->lock = lock;
+}
+
+static void lock(const certsrv_requests_t *t)
+{
+    if (t->lock)
+        g_rec_mutex_lock(t->lock);
+}
+
+static void unlock(const certsrv_requests_t *t)
+{
+    if (t->lock)
+        g_rec_mutex_unlock(t->lock);
+}
 
 certsrv_requests_t *certsrv_requests_new(memcap_t *memcap, unsigned max_requests)
 {
@@ -62,20 +80,22 @@ void certsrv_requests_note(certsrv_requests_t *t, const ip_addr_t *server, long 
         return;
     char key[IP_ADDR_TEXT_MAX + 24];
     make_key(server, req_id, key, sizeof key);
+    lock(t);
     char *held = g_hash_table_lookup(t->by_key, key);
     if (held) {
         /* A CA does not reuse request numbers: the same one again is the
          * same submission seen twice, or a restored CA database. */
         g_strlcpy(held, csr_modulus_md5, 33);
-        return;
+    } else {
+        if (g_hash_table_size(t->by_key) >= t->max_requests)
+            forget_oldest(t);
+        if (!t->memcap || memcap_reserve(t->memcap, NULL, ENTRY_CHARGE)) {
+            char *owned_key = g_strdup(key);
+            g_hash_table_insert(t->by_key, owned_key, g_strndup(csr_modulus_md5, 32));
+            g_queue_push_tail(&t->order, owned_key);
+        }
     }
-    if (g_hash_table_size(t->by_key) >= t->max_requests)
-        forget_oldest(t);
-    if (t->memcap && !memcap_reserve(t->memcap, NULL, ENTRY_CHARGE))
-        return;
-    char *owned_key = g_strdup(key);
-    g_hash_table_insert(t->by_key, owned_key, g_strndup(csr_modulus_md5, 32));
-    g_queue_push_tail(&t->order, owned_key);
+    unlock(t);
 }
 
 const char *certsrv_requests_csr(const certsrv_requests_t *t, const ip_addr_t *server, long req_id)
@@ -85,4 +105,18 @@ const char *certsrv_requests_csr(const certsrv_requests_t *t, const ip_addr_t *s
     char key[IP_ADDR_TEXT_MAX + 24];
     make_key(server, req_id, key, sizeof key);
     return g_hash_table_lookup(t->by_key, key);
+}
+
+bool certsrv_requests_csr_copy(const certsrv_requests_t *t, const ip_addr_t *server, long req_id,
+                               char out[33])
+{
+    out[0] = '\0';
+    if (!t)
+        return false;
+    lock(t);
+    const char *held = certsrv_requests_csr(t, server, req_id);
+    if (held)
+        g_strlcpy(out, held, 33);
+    unlock(t);
+    return held != NULL;
 }

@@ -13,6 +13,9 @@
 #include "../dissectors/decode.h"
 #include "memcap.h"
 
+#include <glib.h>
+#include <stdbool.h>
+
 typedef struct certsrv_requests certsrv_requests_t;
 
 #define CERTSRV_REQUESTS_DEFAULT_MAX 4096
@@ -27,7 +30,16 @@ void certsrv_requests_free(certsrv_requests_t *t);
 void certsrv_requests_note(certsrv_requests_t *t, const ip_addr_t *server, long req_id,
                            const char *csr_modulus_md5);
 
-/* The CSR's modulus MD5 for that request, or NULL when it was not seen. */
+/* The CSR's modulus MD5 for that request, or NULL when it was not seen.
+ * Not for a table shared between threads: use certsrv_requests_csr_copy. */
 const char *certsrv_requests_csr(const certsrv_requests_t *t, const ip_addr_t *server, long req_id);
+
+/* The same, copied into out (33 bytes); false when it was not seen. */
+bool certsrv_requests_csr_copy(const certsrv_requests_t *t, const ip_addr_t *server, long req_id,
+                               char out[33]);
+
+/* Several workers share the table: every call takes this lock (and the
+ * memcap given at creation is only touched under it). */
+void certsrv_requests_set_lock(certsrv_requests_t *t, GRecMutex *lock);
 
 #endif

@@ -1,4 +1,5 @@
 #include "engine.h"
+#include "analysis_hub.h"
 #include "diagnosis.h"
 
 #include "../dissectors/http.h"
@@ -21,6 +22,8 @@ struct engine {
     ipfrag_table_t *fragments;
     classifier_t *classifier;
     uint64_t next_flow_id;
+    uint64_t flow_id_step;
+    bool shares_certsrv_requests; /* the hub's table: not this engine's to free */
     uint64_t global_hits_seen;
     size_t frame_wirelen;       /* the packet being processed, as it was on the wire */
     bool finished;
@@ -47,15 +50,24 @@ engine_t *engine_new(const engine_options_t *options, GError **error)
     e->a.keys = options->keys;
     memcap_init(&e->a.memcap, e->a.limits.global_memory, e->a.limits.flow_memory);
     e->a.dns_names = dns_names_new(&e->a.memcap, 0);   /* 0: the default table size */
-    e->a.certsrv_requests = certsrv_requests_new(&e->a.memcap, 0);
     e->a.trust = options->trust;
-    if (options->diagnosis)
-        e->a.diagnosis = diagnosis_new(&e->a, options->diagnosis);
+    e->a.hub = options->hub;
+    e->a.worker_index = options->worker_index;
+    if (options->hub) {
+        /* The ReqID table ties connections together: all workers share it. */
+        e->a.certsrv_requests = options->hub->shared.certsrv_requests;
+        e->shares_certsrv_requests = true;
+    } else {
+        e->a.certsrv_requests = certsrv_requests_new(&e->a.memcap, 0);
+        if (options->diagnosis)
+            e->a.diagnosis = diagnosis_new(&e->a, options->diagnosis);
+    }
     e->a.certs = cert_cache_new(e->a.patterns, 4096);
     cert_cache_set_memcap(e->a.certs, &e->a.memcap);
     e->flows = flow_table_new();
     e->fragments = ipfrag_table_new(&e->a.limits, &e->a.memcap);
-    e->next_flow_id = 1;
+    e->next_flow_id = options->flow_id_first ? options->flow_id_first : 1;
+    e->flow_id_step = options->flow_id_step ? options->flow_id_step : 1;
     return e;
 }
 
@@ -273,7 +285,8 @@ static flow_t *new_flow(engine_t *e, const flow_key_t *key, const ip_result_t *i
         cls = (tcp_flags & TCP_FLAG_SYN) && !(tcp_flags & TCP_FLAG_ACK) ? FLOW_CLASS_TCP_OPENING
                                                                           : FLOW_CLASS_TCP_OPEN;
     flow_t *flow = flow_table_add(e->flows, key, cls);
-    flow->id = e->next_flow_id++;
+    flow->id = e->next_flow_id;
+    e->next_flow_id += e->flow_id_step;
     flow->proto = ip->protocol;
     bool client_src = src_is_client(ip->protocol, tcp_flags, sport, dport);
     endpoint_t src = { ip->src, sport }, dst = { ip->dst, dport };
@@ -544,6 +557,13 @@ void engine_packet(engine_t *e, int linktype, int64_t ts_us, const uint8_t *data
     process_network(e, &link, 0);
 }
 
+void engine_tick(engine_t *e, int64_t now_us)
+{
+    if (now_us > e->a.packet.ts_us)
+        expire(e, now_us); /* else packets already brought time this far */
+    analysis_tick(&e->a, now_us, NULL);
+}
+
 static gint by_flow_id(gconstpointer a, gconstpointer b)
 {
     const flow_t *fa = *(const flow_t *const *)a, *fb = *(const flow_t *const *)b;
@@ -592,7 +612,8 @@ void engine_free(engine_t *e)
     ipfrag_table_free(e->fragments);
     flow_table_free(e->flows);
     dns_names_free(e->a.dns_names);
-    certsrv_requests_free(e->a.certsrv_requests);
+    if (!e->shares_certsrv_requests)
+        certsrv_requests_free(e->a.certsrv_requests);
     cert_cache_free(e->a.certs);
     classifier_free(e->classifier);
     g_free(e);

@@ -18,6 +18,13 @@ typedef struct engine_options {
     const tls_keys_t *keys;     /* NULL: nothing to decrypt with */
     const struct diagnosis_config *diagnosis; /* NULL: no verdicts */
     const trust_store_t *trust; /* NULL: no trust store given */
+    /* Several workers: the hub their records go to (then diagnosis above is
+     * ignored: the hub has the one diagnosis), and the flow ids this engine
+     * gives (first, first + step, ...) so that ids are unique in the run. */
+    analysis_hub_t *hub;
+    uint64_t flow_id_first;     /* 0: 1 */
+    uint64_t flow_id_step;      /* 0: 1 */
+    unsigned worker_index;      /* which worker (several workers) */
 } engine_options_t;
 
 /* NULL with error set when a part (nDPI) cannot start. */
@@ -30,6 +37,10 @@ void engine_add_sink(engine_t *e, event_sink_t *sink);
 /* One captured frame.  linktype is libpcap's DLT_ value. */
 void engine_packet(engine_t *e, int linktype, int64_t ts_us, const uint8_t *data, size_t caplen,
                    size_t wirelen, const char *pcap_file, uint64_t pcap_cnt);
+
+/* Time has passed without packets (live capture): flows idle past their
+ * timeouts are retired and the diagnosis's deadlines before now_us fire. */
+void engine_tick(engine_t *e, int64_t now_us);
 
 /* The input is over: conclude every open flow, emit the stats, flush sinks. */
 void engine_finish(engine_t *e);

@@ -80,10 +80,9 @@ static void copy_md5(char dst[CERT_MODULUS_MD5_HEX_LEN + 1], const char *src)
  * under the same ReqID to the same CA anywhere in the run, else the last one
  * submitted on this connection. */
 static const char *certsrv_csr_for(const analysis_t *a, const flow_t *flow, const http_conn_t *conn,
-                                   const pki_record_t *p)
+                                   const pki_record_t *p, char by_req_id[33])
 {
-    const char *by_req_id = certsrv_requests_csr(a->certsrv_requests, &flow->server.addr, p->req_id);
-    if (by_req_id)
+    if (certsrv_requests_csr_copy(a->certsrv_requests, &flow->server.addr, p->req_id, by_req_id))
         return by_req_id;
     return conn->last_csr_modulus_md5[0] ? conn->last_csr_modulus_md5 : NULL;
 }
@@ -115,7 +114,8 @@ static void dissect_pki(analysis_t *a, const flow_t *flow, http_conn_t *conn, ht
                                   p->csr_modulus_md5);
     } else if (ex->cert_modulus_md5[0] && p->kind == PKI_CERTSRV &&
                (p->step == PKI_STEP_CERT_RETRIEVAL || p->step == PKI_STEP_CHAIN_RETRIEVAL)) {
-        const char *earlier = certsrv_csr_for(a, flow, conn, p);
+        char by_req_id[33];
+        const char *earlier = certsrv_csr_for(a, flow, conn, p, by_req_id);
         if (earlier) {
             copy_md5(ex->csr_modulus_md5, earlier);
             ex->csr_from_earlier = true;

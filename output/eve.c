@@ -12,16 +12,25 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Called with stream_lock held: the first failure is the one line told. */
+static void write_failed(eve_sink_t *s, int err)
+{
+    s->failed = true;
+    s->lost = true;
+    fprintf(stderr, "enrollmon: error: cannot write events to '%s': %s\n", s->path, g_strerror(err));
+}
+
 static void write_line(eve_sink_t *s)
 {
-    if (s->failed)
-        return;
-    g_string_append_c(s->line, '\n');
-    if (fwrite(s->line->str, 1, s->line->len, s->fp) != s->line->len) {
-        s->failed = true;
-        fprintf(stderr, "enrollmon: error: cannot write events to '%s': %s\n", s->path,
-                g_strerror(errno));
+    g_mutex_lock(&s->stream_lock);
+    if (!s->failed) {
+        g_string_append_c(s->line, '\n');
+        if (fwrite(s->line->str, 1, s->line->len, s->fp) != s->line->len)
+            write_failed(s, errno);
+        else if (s->flush_each && fflush(s->fp) != 0)
+            write_failed(s, errno);
     }
+    g_mutex_unlock(&s->stream_lock);
 }
 
 void eve_begin_event(eve_sink_t *s, json_t *j, const char *type, const packet_info_t *at,
@@ -471,7 +480,16 @@ static void eve_stats(event_sink_t *base, const run_stats_t *st, const memcap_t 
     json_uint(&j, "failed", st->files_failed);
     json_uint(&j, "truncated", st->files_truncated);
     json_object_end(&j);
-    json_null(&j, "drops"); /* offline: nothing is dropped by a capture layer */
+    if (st->capture_interfaces) {
+        /* live: what the capture layer (libpcap, the kernel) counted itself */
+        json_object_begin(&j, "drops");
+        json_uint(&j, "received", st->capture_received);
+        json_uint(&j, "kernel", st->capture_dropped);
+        json_uint(&j, "interface", st->capture_if_dropped);
+        json_object_end(&j);
+    } else {
+        json_null(&j, "drops"); /* offline: nothing is dropped by a capture layer */
+    }
     json_object_end(&j);
     eve_end_event(s, &j);
 }
@@ -479,21 +497,18 @@ static void eve_stats(event_sink_t *base, const run_stats_t *st, const memcap_t 
 static void eve_finish(event_sink_t *base)
 {
     eve_sink_t *s = (eve_sink_t *)base;
-    if (!s->failed && fflush(s->fp) != 0) {
-        s->failed = true;
-        fprintf(stderr, "enrollmon: error: cannot write events to '%s': %s\n", s->path,
-                g_strerror(errno));
-    }
+    g_mutex_lock(&s->stream_lock);
+    if (!s->failed && fflush(s->fp) != 0)
+        write_failed(s, errno);
+    g_mutex_unlock(&s->stream_lock);
 }
 
 static void eve_destroy(event_sink_t *base)
 {
     eve_sink_t *s = (eve_sink_t *)base;
-    if (s->owns_fp && fclose(s->fp) != 0 && !s->failed) {
-        s->failed = true;
-        fprintf(stderr, "enrollmon: error: cannot write events to '%s': %s\n", s->path,
-                g_strerror(errno));
-    }
+    if (s->owns_fp && fclose(s->fp) != 0 && !s->failed)
+        write_failed(s, errno);
+    g_mutex_clear(&s->stream_lock);
     g_string_free(s->line, TRUE);
     g_free(s->path);
     g_free(s);
@@ -501,13 +516,18 @@ static void eve_destroy(event_sink_t *base)
 
 event_sink_t *eve_sink_new(const char *path, GError **error)
 {
+    return eve_sink_open(path, false, error);
+}
+
+event_sink_t *eve_sink_open(const char *path, bool append, GError **error)
+{
     FILE *fp;
     bool owns = true;
     if (strcmp(path, "-") == 0) {
         fp = stdout;
         owns = false;
     } else {
-        fp = fopen(path, "w");
+        fp = fopen(path, append ? "a" : "w");
         if (!fp) {
             int err = errno;
             g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
@@ -529,10 +549,53 @@ event_sink_t *eve_sink_new(const char *path, GError **error)
     s->owns_fp = owns;
     s->path = g_strdup(path);
     s->line = g_string_sized_new(1024);
+    g_mutex_init(&s->stream_lock);
     return &s->base;
 }
 
 bool eve_sink_failed(const event_sink_t *sink)
 {
-    return ((const eve_sink_t *)sink)->failed;
+    eve_sink_t *s = (eve_sink_t *)sink;
+    g_mutex_lock(&s->stream_lock);
+    bool failed = s->failed || s->lost;
+    g_mutex_unlock(&s->stream_lock);
+    return failed;
+}
+
+void eve_sink_set_flush_each(event_sink_t *sink, bool on)
+{
+    eve_sink_t *s = (eve_sink_t *)sink;
+    g_mutex_lock(&s->stream_lock);
+    s->flush_each = on;
+    g_mutex_unlock(&s->stream_lock);
+}
+
+bool eve_sink_reopen(event_sink_t *sink, GError **error)
+{
+    eve_sink_t *s = (eve_sink_t *)sink;
+    if (!s->owns_fp)
+        return true; /* standard output: nothing to reopen */
+    /* Opened before the old one is closed: if it cannot be, nothing is lost. */
+    FILE *fp = fopen(s->path, "a");
+    if (!fp) {
+        int err = errno;
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
+                    "cannot reopen '%s' for events: %s (still writing to the file it was)", s->path,
+                    g_strerror(err));
+        g_mutex_lock(&s->stream_lock);
+        s->lost = true;
+        g_mutex_unlock(&s->stream_lock);
+        return false;
+    }
+    g_mutex_lock(&s->stream_lock);
+    FILE *old = s->fp;
+    s->fp = fp;
+    /* What the old file still buffers goes to it before it is closed. */
+    if (fclose(old) != 0 && !s->failed)
+        write_failed(s, errno);
+    /* A new file: writing resumes after a failure (space freed by the
+     * rotation), though the run still ends with "something was lost". */
+    s->failed = false;
+    g_mutex_unlock(&s->stream_lock);
+    return true;
 }

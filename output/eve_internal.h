@@ -13,9 +13,14 @@
 
 typedef struct eve_sink {
     event_sink_t base;
+    /* The stream, under stream_lock: written by the thread handing records
+     * over, reopened by the main loop (SIGHUP). */
+    GMutex stream_lock;
     FILE *fp;
     bool owns_fp;
-    bool failed;
+    bool failed;                /* a write failed: nothing more is written (until a reopen) */
+    bool lost;                  /* a write or a reopen failed at some point of the run */
+    bool flush_each;            /* live: every line reaches the file at once */
     char *path;
     GString *line;
 } eve_sink_t;

@@ -22,6 +22,13 @@ typedef struct report_sink {
     uint64_t capf_key_mismatches;
     uint64_t pki_key_mismatches;
     uint64_t dns_errors;        /* answered with an error rcode */
+    /* Live: a one-line summary at each stats event, the full one at the end
+     * from the last of them. */
+    bool live;
+    bool have_last;
+    run_stats_t last;
+    memcap_t last_memcap;
+    dns_stats_t last_dns;
 } report_sink_t;
 
 /* "LSC SEP74A02FC0A675 <- CAPF-1a2b3c4d": kind, leaf CN, issuer CN. */
@@ -188,11 +195,9 @@ static void report_dns(event_sink_t *base, const flow_t *flow, const dns_transac
     g_string_free(line, TRUE);
 }
 
-static void report_stats(event_sink_t *base, const run_stats_t *st, const memcap_t *mc,
-                         const dns_stats_t *dns, const packet_info_t *at)
+static void print_summary(report_sink_t *r, const run_stats_t *st, const memcap_t *mc,
+                          const dns_stats_t *dns)
 {
-    report_sink_t *r = (report_sink_t *)base;
-    (void)at;
     if (st->files_failed && !st->files_read)
         return; /* the error lines said it all: nothing was analysed */
     fprintf(r->out,
@@ -247,9 +252,51 @@ static void report_stats(event_sink_t *base, const run_stats_t *st, const memcap
                 st->tcp_gaps, st->tcp_gap_bytes);
 }
 
+/* Live, every --stats-interval: one line, as the run goes. */
+static void print_interim(report_sink_t *r, const run_stats_t *st, const memcap_t *mc,
+                          const dns_stats_t *dns)
+{
+    uint64_t caps = 0;
+    for (int c = 0; c < CAP_COUNT; c++)
+        caps += mc->hits[c];
+    fprintf(r->out,
+            "stats: %" G_GUINT64_FORMAT " packets (%.1f MB), %" G_GUINT64_FORMAT " flows (%" G_GUINT64_FORMAT
+            " open), %" G_GUINT64_FORMAT " TLS, %" G_GUINT64_FORMAT " HTTP, %" G_GUINT64_FORMAT
+            " DNS queries, memory %.1f MiB, limits hit %" G_GUINT64_FORMAT "; capture: %" G_GUINT64_FORMAT
+            " received, %" G_GUINT64_FORMAT " dropped by the kernel, %" G_GUINT64_FORMAT
+            " by the interface\n",
+            st->packets, (double)st->bytes / 1e6, st->flows_total, st->flows_active, st->tls_connections,
+            st->http_exchanges, dns->answered + dns->unanswered, (double)mc->in_use / (1024.0 * 1024.0),
+            caps, st->capture_received, st->capture_dropped, st->capture_if_dropped);
+}
+
+static void report_stats(event_sink_t *base, const run_stats_t *st, const memcap_t *mc,
+                         const dns_stats_t *dns, const packet_info_t *at)
+{
+    report_sink_t *r = (report_sink_t *)base;
+    (void)at;
+    if (!r->live) {
+        print_summary(r, st, mc, dns);
+        return;
+    }
+    print_interim(r, st, mc, dns);
+    r->last = *st;
+    r->last_memcap = *mc;
+    r->last_dns = *dns;
+    r->have_last = true;
+}
+
 static void report_finish(event_sink_t *base)
 {
-    fflush(((report_sink_t *)base)->out);
+    report_sink_t *r = (report_sink_t *)base;
+    if (r->live && r->have_last)
+        print_summary(r, &r->last, &r->last_memcap, &r->last_dns);
+    fflush(r->out);
+}
+
+void report_sink_set_live(event_sink_t *sink, bool live)
+{
+    ((report_sink_t *)sink)->live = live;
 }
 
 static void report_destroy(event_sink_t *base)

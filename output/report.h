@@ -12,4 +12,8 @@
 /* quiet: only the summary, no per-connection lines. */
 event_sink_t *report_sink_new(FILE *out, bool quiet);
 
+/* Live: each stats event (every --stats-interval, and at the end) is one
+ * line; the full summary is printed when the run ends. */
+void report_sink_set_live(event_sink_t *sink, bool live);
+
 #endif
