@@ -15,6 +15,8 @@
 #include "../output/progress.h"
 #include "../output/report.h"
 #include "../output/verdict_report.h"
+#include "../output/wireshark_plugin.h"
+#include "../output/annotate.h"
 #include "capture.h"
 #include "config.h"
 #include "diagnosis.h"
@@ -72,6 +74,8 @@ typedef struct options {
     char *dump_plaintext_dir;
     char *trust_path;
     char *color;
+    char *wireshark_plugin_dir;
+    char *write_pcapng_path;
 } options_t;
 
 static void fail_line(const char *message)
@@ -143,6 +147,11 @@ static bool parse_options(int *argc, char ***argv, options_t *opt)
         { "quiet", 'q', 0, G_OPTION_ARG_NONE, &opt->quiet,
           "No per-connection lines on the terminal, only the summary", NULL },
         { "version", 0, 0, G_OPTION_ARG_NONE, &opt->version, "Print the version and exit", NULL },
+        { "write-pcapng", 0, 0, G_OPTION_ARG_FILENAME, &opt->write_pcapng_path,
+          "Write the capture again to OUT (pcapng) with a comment on every frame that is evidence "
+          "for a verdict", "OUT" },
+        { "export-wireshark-plugin", 0, 0, G_OPTION_ARG_FILENAME, &opt->wireshark_plugin_dir,
+          "Write the CAPF dissector for Wireshark/tshark to DIR/capf.lua and exit", "DIR" },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
     GOptionContext *ctx = g_option_context_new("- watch Cisco phone certificate enrollment on the wire");
@@ -174,6 +183,8 @@ static void options_clear(options_t *opt)
     g_free(opt->dump_plaintext_dir);
     g_free(opt->trust_path);
     g_free(opt->color);
+    g_free(opt->wireshark_plugin_dir);
+    g_free(opt->write_pcapng_path);
     g_strfreev(opt->read_files);
     g_strfreev(opt->interfaces);
     g_free(opt->filter);
@@ -394,6 +405,11 @@ static int analyse_files(const options_t *opt, const monitor_config_t *config, c
     }
     event_sink_t *eve = out.eve;
     outputs_hand_over(&out, w);
+    event_sink_t *annotate = NULL;
+    if (opt->write_pcapng_path) {
+        annotate = annotate_sink_new();
+        workers_add_sink(w, annotate); /* freed with the workers' sinks */
+    }
 
     unsigned failed = 0, total = 0;
     /* Progress only on a terminal, and never mixed into events on stdout's terminal. */
@@ -430,6 +446,14 @@ static int analyse_files(const options_t *opt, const monitor_config_t *config, c
     workers_finish(w);
     bool output_failed = eve && eve_sink_failed(eve);
     output_failed = !report_output_ok(&out) || output_failed;
+    if (annotate && failed < total) {
+        GError *error = NULL;
+        if (!annotate_write(annotate, opt->read_files, opt->write_pcapng_path, &error)) {
+            fail_line(error->message);
+            g_error_free(error);
+            output_failed = true;
+        }
+    }
     workers_free(w);
     if (failed == total)
         return EXIT_NOTHING_DONE;
@@ -669,6 +693,17 @@ int main(int argc, char **argv)
         status = EXIT_ALL_DONE;
         goto out;
     }
+    /* Needs no capture: the plugin is written and that is all. */
+    if (opt.wireshark_plugin_dir) {
+        GError *plugin_error = NULL;
+        if (wireshark_plugin_export(opt.wireshark_plugin_dir, NULL, &plugin_error)) {
+            status = EXIT_ALL_DONE;
+        } else {
+            fail_line(plugin_error->message);
+            g_error_free(plugin_error);
+        }
+        goto out;
+    }
     /* -f '' is the default filter (a service's empty ENROLLMON_FILTER). */
     if (opt.filter && !opt.filter[0])
         g_clear_pointer(&opt.filter, g_free);
@@ -682,6 +717,22 @@ int main(int argc, char **argv)
         fail_line("nothing to read: give one or more captures with -r FILE, or interfaces to capture on "
                   "with -i IFACE");
         goto out;
+    }
+    if (opt.write_pcapng_path && live) {
+        fail_line("--write-pcapng annotates captures read with -r; live, capture with tcpdump and "
+                  "annotate that file afterwards");
+        goto out;
+    }
+    if (opt.write_pcapng_path) {
+        /* Found out now, not after a long run. */
+        FILE *probe = fopen(opt.write_pcapng_path, "wb");
+        if (!probe) {
+            char *line = g_strdup_printf("cannot write '%s': %s", opt.write_pcapng_path, g_strerror(errno));
+            fail_line(line);
+            g_free(line);
+            goto out;
+        }
+        fclose(probe);
     }
     const char *live_only = offline ? live_only_option(&opt) : NULL;
     if (live_only) {
