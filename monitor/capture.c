@@ -91,7 +91,7 @@ capture_outcome_t capture_read_file_progress(const char *path, workers_t *worker
         total = (uint64_t)st.st_size;
     while ((rc = pcap_next_ex(p, &hdr, &data)) == 1) {
         count++;
-        int64_t ts_us = (int64_t)hdr->ts.tv_sec * 1000000 + hdr->ts.tv_usec;
+        int64_t ts_us = packet_time_us((int64_t)hdr->ts.tv_sec, (int64_t)hdr->ts.tv_usec);
         workers_packet(workers, linktype, ts_us, data, hdr->caplen, hdr->len, path, count);
         offset += PCAP_RECORD_HEADER_LEN + hdr->caplen;
         if (fn && count % PROGRESS_EVERY == 0) {

@@ -411,7 +411,7 @@ typedef struct frame_ctx {
 static void hand_over(u_char *user, const struct pcap_pkthdr *hdr, const u_char *bytes)
 {
     frame_ctx_t *fc = (frame_ctx_t *)user;
-    int64_t ts_us = (int64_t)hdr->ts.tv_sec * 1000000 + hdr->ts.tv_usec;
+    int64_t ts_us = packet_time_us((int64_t)hdr->ts.tv_sec, (int64_t)hdr->ts.tv_usec);
     if (ts_us > fc->live->last_ts_us)
         fc->live->last_ts_us = ts_us;
     workers_packet(fc->live->workers, fc->ifc->linktype, ts_us, bytes, hdr->caplen, hdr->len, NULL,

@@ -1,8 +1,10 @@
 /* Unit tests for dissectors/decode.c: link layer, IPv4/IPv6, TCP, UDP and
  * address formatting. */
 #include "dissectors/decode.h"
+#include "monitor/packet_info.h"
 
 #include <arpa/inet.h>
+
 #include <glib.h>
 #include <string.h>
 
@@ -905,6 +907,20 @@ static void test_addr_compare(void)
     g_assert_cmpint(ip_addr_compare(&a, &b), <, 0);
 }
 
+/* Capture times from damaged headers are clamped, never overflowed. */
+static void test_packet_time(void)
+{
+    g_assert_cmpint(packet_time_us(1700000000, 123456), ==, INT64_C(1700000000123456));
+    g_assert_cmpint(packet_time_us(0, 0), ==, 0);
+    /* a damaged timestamp-high word: 1.8e13 s would overflow 64-bit microseconds */
+    int64_t huge = packet_time_us(INT64_C(18446744071112), 5);
+    g_assert_cmpint(huge, ==, (INT64_C(1) << 40) * 1000000 + 5);
+    g_assert_cmpint(huge + INT64_C(86400) * 1000000 * 365, >, huge); /* room for deadlines */
+    g_assert_cmpint(packet_time_us(INT64_MIN, 0), ==, -(INT64_C(1) << 40) * 1000000);
+    g_assert_cmpint(packet_time_us(10, 1000000), ==, 10000000); /* microseconds out of range */
+    g_assert_cmpint(packet_time_us(10, -1), ==, 10000000);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -932,5 +948,6 @@ int main(int argc, char **argv)
     g_test_add_func("/decode/addr/format-ipv6-vs-inet-ntop", test_format_ipv6_against_inet_ntop);
     g_test_add_func("/decode/addr/format-short-buffer", test_format_short_buffer);
     g_test_add_func("/decode/addr/compare", test_addr_compare);
+    g_test_add_func("/decode/packet-time", test_packet_time);
     return g_test_run();
 }
