@@ -65,6 +65,41 @@ static const limit_key_t *find_limit(const char *name)
     return NULL;
 }
 
+/* Errors that every group reports alike. */
+static void unknown_key(GError **error, const char *path, const char *group, const char *key)
+{
+    g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND, "%s: unknown key '%s' in [%s]",
+                path, key, group);
+}
+
+/* A key holding a whole number from 1 to max; false with error set otherwise. */
+static bool read_whole_number(GKeyFile *kf, const char *path, const char *group, const char *key,
+                              guint64 max, guint64 *out, GError **error)
+{
+    GError *e = NULL;
+    guint64 v = g_key_file_get_uint64(kf, group, key, &e);
+    if (e || v == 0 || v > max) {
+        g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                    "%s: [%s] %s must be a whole number from 1 to %" G_GUINT64_FORMAT, path, group, key,
+                    max);
+        g_clear_error(&e);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* A ';'-separated list, each item trimmed, in place of *target (an
+ * empty list when the value is empty). */
+static void read_list(GKeyFile *kf, const char *group, const char *key, char ***target)
+{
+    char **list = g_key_file_get_string_list(kf, group, key, NULL, NULL);
+    for (char **p = list; p && *p; p++)
+        g_strstrip(*p);
+    g_strfreev(*target);
+    *target = list ? list : g_new0(char *, 1);
+}
+
 static bool load_limits(monitor_config_t *config, GKeyFile *kf, const char *path, GError **error)
 {
     gsize n = 0;
@@ -72,19 +107,10 @@ static bool load_limits(monitor_config_t *config, GKeyFile *kf, const char *path
     bool ok = true;
     for (gsize i = 0; ok && i < n; i++) {
         const limit_key_t *lk = find_limit(keys[i]);
-        if (!lk) {
-            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
-                        "%s: unknown key '%s' in [%s]", path, keys[i], GROUP_LIMITS);
-            ok = false;
-            break;
-        }
-        GError *e = NULL;
-        guint64 v = g_key_file_get_uint64(kf, GROUP_LIMITS, keys[i], &e);
-        if (e || v == 0 || v > G_MAXUINT32) {
-            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                        "%s: [%s] %s must be a whole number from 1 to %u", path, GROUP_LIMITS,
-                        keys[i], G_MAXUINT32);
-            g_clear_error(&e);
+        guint64 v = 0;
+        if (!lk)
+            unknown_key(error, path, GROUP_LIMITS, keys[i]);
+        if (!lk || !read_whole_number(kf, path, GROUP_LIMITS, keys[i], G_MAXUINT32, &v, error)) {
             ok = false;
             break;
         }
@@ -106,8 +132,7 @@ static bool load_capf(monitor_config_t *config, GKeyFile *kf, const char *path, 
     bool ok = true;
     for (gsize i = 0; ok && i < n; i++) {
         if (strcmp(keys[i], "port") != 0) {
-            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
-                        "%s: unknown key '%s' in [%s]", path, keys[i], GROUP_CAPF);
+            unknown_key(error, path, GROUP_CAPF, keys[i]);
             ok = false;
             break;
         }
@@ -138,16 +163,11 @@ static bool load_kinds(monitor_config_t *config, GKeyFile *kf, const char *path,
         else if (strcmp(keys[i], "mic-issuer-cns") == 0)
             target = &config->patterns.mic_issuer_cns;
         if (!target) {
-            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
-                        "%s: unknown key '%s' in [%s]", path, keys[i], GROUP_KINDS);
+            unknown_key(error, path, GROUP_KINDS, keys[i]);
             ok = false;
             break;
         }
-        char **list = g_key_file_get_string_list(kf, GROUP_KINDS, keys[i], NULL, NULL);
-        for (char **p = list; p && *p; p++)
-            g_strstrip(*p);
-        g_strfreev(*target);
-        *target = list ? list : g_new0(char *, 1);
+        read_list(kf, GROUP_KINDS, keys[i], target);
     }
     g_strfreev(keys);
     return ok;
@@ -178,30 +198,17 @@ static bool load_diagnosis(monitor_config_t *config, GKeyFile *kf, const char *p
     bool ok = true;
     for (gsize i = 0; ok && i < n; i++) {
         if (strcmp(keys[i], "names-of-interest") == 0) {
-            char **list = g_key_file_get_string_list(kf, GROUP_DIAGNOSIS, keys[i], NULL, NULL);
-            for (char **p = list; p && *p; p++)
-                g_strstrip(*p);
-            g_strfreev(config->diagnosis.names_of_interest);
-            config->diagnosis.names_of_interest = list ? list : g_new0(char *, 1);
+            read_list(kf, GROUP_DIAGNOSIS, keys[i], &config->diagnosis.names_of_interest);
             continue;
         }
         const struct diagnosis_key *dk = NULL;
         for (size_t k = 0; k < G_N_ELEMENTS(diagnosis_keys); k++)
             if (strcmp(diagnosis_keys[k].name, keys[i]) == 0)
                 dk = &diagnosis_keys[k];
-        if (!dk) {
-            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
-                        "%s: unknown key '%s' in [%s]", path, keys[i], GROUP_DIAGNOSIS);
-            ok = false;
-            break;
-        }
-        GError *e = NULL;
-        guint64 v = g_key_file_get_uint64(kf, GROUP_DIAGNOSIS, keys[i], &e);
-        if (e || v == 0 || v > dk->max) {
-            g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                        "%s: [%s] %s must be a whole number from 1 to %u", path, GROUP_DIAGNOSIS,
-                        keys[i], dk->max);
-            g_clear_error(&e);
+        guint64 v = 0;
+        if (!dk)
+            unknown_key(error, path, GROUP_DIAGNOSIS, keys[i]);
+        if (!dk || !read_whole_number(kf, path, GROUP_DIAGNOSIS, keys[i], dk->max, &v, error)) {
             ok = false;
             break;
         }
