@@ -76,7 +76,7 @@ static void key_mismatch(diagnosis_t *d, const flow_t *flow, const capf_conn_t *
     diag_emit(d, &v);
 }
 
-void diag_capf_message(diagnosis_t *d, const flow_t *flow, const capf_message_t *msg,
+void diagnosis_capf(diagnosis_t *d, const flow_t *flow, const capf_message_t *msg,
                        const capf_event_extra_t *extra, const packet_info_t *at)
 {
     const capf_conn_t *conn = extra->conn;
@@ -110,7 +110,7 @@ static const char *how_it_ended(const flow_t *flow)
     return by_client ? "the phone closed the connection" : "CAPF closed the connection";
 }
 
-void diag_capf_end(diagnosis_t *d, const flow_t *flow, const capf_conn_t *conn,
+void diagnosis_capf_end(diagnosis_t *d, const flow_t *flow, const capf_conn_t *conn,
                    const packet_info_t *at)
 {
     if (conn->has_device)

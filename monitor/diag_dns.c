@@ -190,7 +190,7 @@ static void pending_keep(diagnosis_t *d, dns_failure_t *f)
     g_queue_push_tail(&s->pending, f);
 }
 
-void diag_dns_transaction(diagnosis_t *d, const flow_t *flow, const dns_transaction_t *tx,
+void diagnosis_dns(diagnosis_t *d, const flow_t *flow, const dns_transaction_t *tx,
                           const packet_info_t *at)
 {
     if (!tx->has_question || !tx->qname || !*tx->qname)

@@ -3,7 +3,7 @@
  *
  *   CA_LOGIN_TIMEOUT, CA_REQUEST_TIMEOUT, EST_ENROLL_FAILED (no answer):
  *       a deadline of response_timeout_s is armed when a request is
- *       complete (diag_http_request) and disarmed by its exchange; see
+ *       complete (diagnosis_http_request) and disarmed by its exchange; see
  *       "Requests without an answer" below.
  *   CA_AUTH_FAILED: a certsrv request carrying credentials answered 401
  *       where the 401 is not the next step of an NTLM/Negotiate handshake.
@@ -410,7 +410,7 @@ void diag_http_timer(diagnosis_t *d, const diag_timer_t *t)
         return;
     const flow_t *flow = df->http.flow;
     /* An answer under way, or a connection closed first: the exchange,
-     * when it comes, says what happened (diag_http_exchange). */
+     * when it comes, says what happened (diagnosis_http). */
     if (answer_begun(flow, w) || closed_before(flow, w, w->deadline_us))
         return;
     int64_t waited_us = d->now_us - w->sent_us;
@@ -652,7 +652,7 @@ static void delivered(diagnosis_t *d, const flow_t *flow, diag_flow_t *df,
 /* ------------------------------------------------------------------ */
 /* The records                                                          */
 
-void diag_http_request(diagnosis_t *d, const flow_t *flow, const http_exchange_t *ex,
+void diagnosis_http_request(diagnosis_t *d, const flow_t *flow, const http_exchange_t *ex,
                        const packet_info_t *at)
 {
     if (!ex->has_request || ex->pki_kind == PKI_NONE)
@@ -683,7 +683,7 @@ void diag_http_request(diagnosis_t *d, const flow_t *flow, const http_exchange_t
     diag_timer_add(d, w->deadline_us, DIAG_TIMER_HTTP_RESPONSE, flow->id, ex->seq);
 }
 
-void diag_http_exchange(diagnosis_t *d, const flow_t *flow, const http_exchange_t *ex,
+void diagnosis_http(diagnosis_t *d, const flow_t *flow, const http_exchange_t *ex,
                         const packet_info_t *at)
 {
     if (!ex->has_request || ex->pki_kind == PKI_NONE)

@@ -179,31 +179,23 @@ const char *diag_parties_device_by_req_id(diagnosis_t *d, const ip_addr_t *ca, l
 void diag_parties_note_name(diagnosis_t *d, const char *name);
 bool diag_parties_name_known(diagnosis_t *d, const char *name);
 
-/* ---- the rules ---- */
+/* ---- the rules ----
+ * The public diagnosis_capf, diagnosis_capf_end, diagnosis_http_request,
+ * diagnosis_http, diagnosis_dns and diagnosis_tcp are defined in the rule
+ * files that read those records; what diagnosis.c dispatches is below. */
 void diag_tls_record(diagnosis_t *d, const flow_t *flow, const tls_conn_t *tls,
                      const packet_info_t *at, bool final);
-void diag_capf_message(diagnosis_t *d, const flow_t *flow, const capf_message_t *msg,
-                       const capf_event_extra_t *extra, const packet_info_t *at);
-void diag_capf_end(diagnosis_t *d, const flow_t *flow, const capf_conn_t *conn,
-                   const packet_info_t *at);
 void diag_capf_inferred(diagnosis_t *d, const flow_t *flow, const tls_conn_t *tls,
-                        const packet_info_t *at);
-void diag_http_request(diagnosis_t *d, const flow_t *flow, const http_exchange_t *ex,
-                       const packet_info_t *at);
-void diag_http_exchange(diagnosis_t *d, const flow_t *flow, const http_exchange_t *ex,
                         const packet_info_t *at);
 void diag_http_timer(diagnosis_t *d, const diag_timer_t *t);
 
 diag_dns_state_t *diag_dns_new(void);
 void diag_dns_free(diagnosis_t *d, diag_dns_state_t *s);
-void diag_dns_transaction(diagnosis_t *d, const flow_t *flow, const dns_transaction_t *tx,
-                          const packet_info_t *at);
 void diag_dns_name_of_interest(diagnosis_t *d, const char *name); /* a name just became known */
 void diag_dns_timer(diagnosis_t *d, const diag_timer_t *t);
 
 diag_tcp_state_t *diag_tcp_new(void);
 void diag_tcp_free(diagnosis_t *d, diag_tcp_state_t *s);
-void diag_tcp_event(diagnosis_t *d, const flow_t *flow, tcp_event_t event, const packet_info_t *at);
 void diag_tcp_flow_end(diagnosis_t *d, const flow_t *flow, diag_flow_t *df);
 void diag_tcp_timer(diagnosis_t *d, const diag_timer_t *t);
 void diag_tcp_finish(diagnosis_t *d); /* end of input: conclude the servers' windows */

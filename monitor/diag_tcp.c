@@ -146,7 +146,7 @@ static void note_syn(diag_flow_tcp_t *t, const packet_info_t *at)
     t->syns++;
 }
 
-void diag_tcp_event(diagnosis_t *d, const flow_t *flow, tcp_event_t event, const packet_info_t *at)
+void diagnosis_tcp(diagnosis_t *d, const flow_t *flow, tcp_event_t event, const packet_info_t *at)
 {
     if (flow->proto != IPPROTO_NUM_TCP)
         return;

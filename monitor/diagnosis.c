@@ -400,41 +400,6 @@ void diagnosis_tls(diagnosis_t *d, const flow_t *flow, const tls_conn_t *tls,
         diag_capf_inferred(d, flow, tls, at);
 }
 
-void diagnosis_capf(diagnosis_t *d, const flow_t *flow, const capf_message_t *msg,
-                    const capf_event_extra_t *extra, const packet_info_t *at)
-{
-    diag_capf_message(d, flow, msg, extra, at);
-}
-
-void diagnosis_capf_end(diagnosis_t *d, const flow_t *flow, const capf_conn_t *conn,
-                        const packet_info_t *at)
-{
-    diag_capf_end(d, flow, conn, at);
-}
-
-void diagnosis_http_request(diagnosis_t *d, const flow_t *flow, const http_exchange_t *exchange,
-                            const packet_info_t *at)
-{
-    diag_http_request(d, flow, exchange, at);
-}
-
-void diagnosis_http(diagnosis_t *d, const flow_t *flow, const http_exchange_t *exchange,
-                    const packet_info_t *at)
-{
-    diag_http_exchange(d, flow, exchange, at);
-}
-
-void diagnosis_dns(diagnosis_t *d, const flow_t *flow, const dns_transaction_t *transaction,
-                   const packet_info_t *at)
-{
-    diag_dns_transaction(d, flow, transaction, at);
-}
-
-void diagnosis_tcp(diagnosis_t *d, const flow_t *flow, tcp_event_t event, const packet_info_t *at)
-{
-    diag_tcp_event(d, flow, event, at);
-}
-
 void diagnosis_flow_end(diagnosis_t *d, const flow_t *flow, flow_end_reason_t reason)
 {
     (void)reason;
