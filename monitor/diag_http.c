@@ -709,8 +709,6 @@ void diagnosis_http(diagnosis_t *d, const flow_t *flow, const http_exchange_t *e
         return;
 
     if (df) {
-        if (ex->authorization != HTTP_AUTH_NONE)
-            df->http.auth_sent = true;
         if (ex->status == 401 && ex->www_authenticate_token)
             df->http.challenge_frame = ex->response_first.pcap_cnt;
         if (ex->pki_kind == PKI_CERTSRV && status_ok(ex->status) && !df->http.login_succeeded) {

@@ -37,7 +37,6 @@ typedef struct diag_flow_http {
     bool login_succeeded;         /* a certsrv request was answered 2xx/3xx (the login worked) */
     int64_t login_us;             /* ... the first such answer */
     uint64_t login_frame;
-    bool auth_sent;               /* credentials were sent on the connection */
     uint64_t challenge_frame;     /* the last 401 carrying an NTLM/Negotiate challenge token */
     uint64_t submission_frame;    /* the last certsrv submission (certfnsh.asp) with a CSR */
     int64_t issued_us;            /* a certificate was delivered on the connection (0: none) */
@@ -45,10 +44,6 @@ typedef struct diag_flow_http {
 
 typedef struct diag_flow_tls {
     bool judged;                  /* the handshake's certificates were judged */
-    bool client_rejected;         /* the client refused the server (alert or close without data) */
-    bool server_rejected;         /* the server refused the client's certificate */
-    uint64_t rejection_frame;
-    bool accepted;                /* the handshake completed and the client carried on */
     int64_t established_us;       /* when the handshake completed; 0 until then */
     bool sni_noted;               /* the SNI went to the names of interest */
     unsigned cert_messages_seen;  /* certificate messages already read for names and device */

@@ -378,10 +378,6 @@ static void server_refused_client(tls_case_t *c, const tls_alert_seen_t *alert)
     const cert_info_t *leaf = leaf_of(m);
     if (!leaf)
         return; /* no client certificate to blame (or not visible) */
-    if (c->df) {
-        c->df->tls.server_rejected = true;
-        c->df->tls.rejection_frame = alert->at.pcap_cnt;
-    }
     refusal_t r = { alert, alert->at };
     verdict_t v;
     if (alert->description == ALERT_UNKNOWN_CA &&
@@ -458,10 +454,6 @@ static void client_refused_server(tls_case_t *c, const refusal_t *r)
     const cert_info_t *leaf = leaf_of(m);
     if (!leaf)
         return; /* TLS 1.3 without keys, or a resumed session: nothing to read the cause from */
-    if (c->df) {
-        c->df->tls.client_rejected = true;
-        c->df->tls.rejection_frame = r->at.pcap_cnt;
-    }
     const cert_info_t *last = cert_at(m, m->certs->len - 1);
     const char *sni = c->tls->has_sni && c->tls->sni[0] ? c->tls->sni : NULL;
     bool unknown_ca = r->alert && r->alert->description == ALERT_UNKNOWN_CA;
@@ -608,8 +600,6 @@ static void check_accepted_cert(tls_case_t *c, const tls_cert_message_t *m, bool
  * period that is over, not begun or ending soon. */
 static void client_accepted(tls_case_t *c, const packet_info_t *at)
 {
-    if (c->df)
-        c->df->tls.accepted = true;
     const tls_cert_message_t *server_msg = cert_message(c->tls, false, NULL);
     const cert_info_t *leaf = leaf_of(server_msg);
     const char *sni = c->tls->has_sni && c->tls->sni[0] ? c->tls->sni : NULL;
