@@ -487,7 +487,8 @@ int main(int argc, char **argv)
     const char *host = "127.0.0.1", *pki = ".", *ca_name = "adcs-root", *shadow = NULL;
     int port = 80, backlog = 8, duration_s = 0, idle_s = 180;
     server_t srv = { .max_concurrent = 16, .max_per_minute = 80, .deaf_s = 15 };
-    for (int i = 1; i < argc; i++) {
+    /* Options are pairs (name, value): the index moves by two. */
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool ok = v != NULL;
@@ -523,7 +524,6 @@ int main(int argc, char **argv)
             usage();
             return 2;
         }
-        i++;
     }
     srv.idle_ms = idle_s * 1000;
 
