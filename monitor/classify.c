@@ -18,8 +18,13 @@ typedef struct guess_entry {
     ndpi_protocol proto;
 } guess_entry_t;
 
-struct classifier {
+struct classify_module {
     struct ndpi_detection_module_struct *ndpi;
+};
+
+struct classifier {
+    struct ndpi_detection_module_struct *ndpi; /* the module's */
+    classify_module_t *own_module;             /* NULL when the module is lent */
     memcap_t *memcap;
     guess_entry_t guesses[GUESS_CACHE_SIZE];
 };
@@ -33,7 +38,7 @@ struct classify_flow {
     classify_result_t result;
 };
 
-classifier_t *classifier_new(memcap_t *memcap)
+classify_module_t *classify_module_new(void)
 {
     struct ndpi_detection_module_struct *ndpi = ndpi_init_detection_module(ndpi_no_prefs);
     if (!ndpi)
@@ -42,8 +47,30 @@ classifier_t *classifier_new(memcap_t *memcap)
     NDPI_BITMASK_SET_ALL(all);
     ndpi_set_protocol_detection_bitmask2(ndpi, &all);
     ndpi_finalize_initialization(ndpi);
+    classify_module_t *m = g_new0(classify_module_t, 1);
+    m->ndpi = ndpi;
+    return m;
+}
+
+void classify_module_free(classify_module_t *m)
+{
+    if (!m)
+        return;
+    ndpi_exit_detection_module(m->ndpi);
+    g_free(m);
+}
+
+classifier_t *classifier_new(memcap_t *memcap, classify_module_t *module)
+{
+    classify_module_t *own = NULL;
+    if (!module) {
+        own = module = classify_module_new();
+        if (!module)
+            return NULL;
+    }
     classifier_t *c = g_new0(classifier_t, 1);
-    c->ndpi = ndpi;
+    c->ndpi = module->ndpi;
+    c->own_module = own;
     c->memcap = memcap;
     return c;
 }
@@ -52,7 +79,7 @@ void classifier_free(classifier_t *c)
 {
     if (!c)
         return;
-    ndpi_exit_detection_module(c->ndpi);
+    classify_module_free(c->own_module);
     g_free(c);
 }
 

@@ -34,8 +34,20 @@ typedef struct classify_result {
     bool no_memory;                     /* nDPI state did not fit under the memory cap */
 } classify_result_t;
 
-/* NULL when nDPI cannot be initialised.  memcap may be NULL. */
-classifier_t *classifier_new(memcap_t *memcap);
+/* nDPI's detection module.  Setting one up (its address and host name
+ * tables) costs tenths of a second, so one may be made once and lent to
+ * classifiers that run one after another in the same thread: the fuzz
+ * pipeline target starts an engine per input.  Never to two threads at
+ * once: the module holds the packet being classified. */
+typedef struct classify_module classify_module_t;
+
+/* NULL when nDPI cannot be initialised. */
+classify_module_t *classify_module_new(void);
+void classify_module_free(classify_module_t *m);
+
+/* NULL when nDPI cannot be initialised.  memcap may be NULL.  module: one
+ * lent for the classifier's life, or NULL for a module of its own. */
+classifier_t *classifier_new(memcap_t *memcap, classify_module_t *module);
 void classifier_free(classifier_t *c);
 
 /* The flow's addresses and ports, as its initiator opened it: nDPI's guess

@@ -37,7 +37,7 @@ analysis_t *engine_analysis(engine_t *e)
 engine_t *engine_new(const engine_options_t *options, GError **error)
 {
     engine_t *e = g_new0(engine_t, 1);
-    e->classifier = classifier_new(&e->a.memcap);
+    e->classifier = classifier_new(&e->a.memcap, options->classify_module);
     if (!e->classifier) {
         g_set_error_literal(error, g_quark_from_static_string("enrollmon-engine"), 1,
                             "nDPI could not be initialised");

@@ -6,6 +6,7 @@
 #define ENROLLMON_ENGINE_H
 
 #include "analysis.h"
+#include "classify.h"
 
 #include <glib.h>
 
@@ -25,6 +26,9 @@ typedef struct engine_options {
     uint64_t flow_id_first;     /* 0: 1 */
     uint64_t flow_id_step;      /* 0: 1 */
     unsigned worker_index;      /* which worker (several workers) */
+    /* nDPI's module lent to this engine (see classify.h), or NULL: the
+     * engine sets up its own. */
+    classify_module_t *classify_module;
 } engine_options_t;
 
 /* NULL with error set when a part (nDPI) cannot start. */

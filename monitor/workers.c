@@ -219,6 +219,8 @@ workers_t *workers_new(const workers_options_t *options, GError **error)
             eo.flow_id_first = i + 1;
             eo.worker_index = i;
             eo.flow_id_step = w->count;
+            /* nDPI's module is not thread-safe: each worker sets up its own. */
+            eo.classify_module = NULL;
         }
         wk->owner = w;
         wk->engine = engine_new(&eo, error);
