@@ -121,8 +121,13 @@ bool annotate_write(event_sink_t *sink, char **read_files, const char *out_path,
                 g_ptr_array_add(list, NULL); /* NULL-terminated for the writer */
                 s->frames_written++;
             }
-            pcapng_writer_packet(w, ifc, (int64_t)hdr->ts.tv_sec * 1000000 + hdr->ts.tv_usec, data,
-                                 hdr->caplen, hdr->len, list ? (const char *const *)list->pdata : NULL);
+            /* The time as the file had it.  A damaged or hostile file's
+             * seconds can be so large that, in microseconds, they only fit
+             * pcapng's unsigned 64 bits (modulo 2^64 beyond, as libpcap
+             * read them from 64 bits in the first place). */
+            uint64_t ts_us = (uint64_t)hdr->ts.tv_sec * UINT64_C(1000000) + (uint64_t)hdr->ts.tv_usec;
+            pcapng_writer_packet(w, ifc, ts_us, data, hdr->caplen, hdr->len,
+                                 list ? (const char *const *)list->pdata : NULL);
             if (list)
                 g_ptr_array_remove_index(list, list->len - 1);
         }

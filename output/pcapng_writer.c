@@ -103,11 +103,11 @@ unsigned pcapng_writer_interface(pcapng_writer_t *w, int linktype, uint32_t snap
     return w->interfaces++;
 }
 
-void pcapng_writer_packet(pcapng_writer_t *w, unsigned interface, int64_t ts_us, const uint8_t *data,
+void pcapng_writer_packet(pcapng_writer_t *w, unsigned interface, uint64_t ts_us, const uint8_t *data,
                           uint32_t caplen, uint32_t wirelen, const char *const *comments)
 {
     GByteArray *b = g_byte_array_sized_new(caplen + 64);
-    uint64_t ts = (uint64_t)ts_us;
+    uint64_t ts = ts_us;
     put32(b, interface);
     put32(b, (uint32_t)(ts >> 32));
     put32(b, (uint32_t)ts);

@@ -18,9 +18,10 @@ pcapng_writer_t *pcapng_writer_open(const char *path);
 /* An interface of this link type (libpcap's DLT_ value); returns its index. */
 unsigned pcapng_writer_interface(pcapng_writer_t *w, int linktype, uint32_t snaplen);
 
-/* One packet; comments: NULL-terminated texts, each its own opt_comment
- * (NULL for none). */
-void pcapng_writer_packet(pcapng_writer_t *w, unsigned interface, int64_t ts_us, const uint8_t *data,
+/* One packet; ts_us: microseconds since the epoch, as pcapng stores them
+ * (unsigned 64 bits); comments: NULL-terminated texts, each its own
+ * opt_comment (NULL for none). */
+void pcapng_writer_packet(pcapng_writer_t *w, unsigned interface, uint64_t ts_us, const uint8_t *data,
                           uint32_t caplen, uint32_t wirelen, const char *const *comments);
 
 /* Closes the file; false when anything could not be written. */
