@@ -108,7 +108,9 @@ struct diagnosis {
     uint64_t next_seq;
     GHashTable *flows;            /* flow id -> diag_flow_t* */
     GHashTable *past;             /* fold key -> diag_past_t*: verdicts given, for repeats */
-    GArray *timers;               /* diag_timer_t, a min-heap by deadline */
+    diag_timer_t *timers;         /* a min-heap by deadline, timer_count of timer_slots used */
+    guint timer_count;
+    guint timer_slots;            /* the storage, charged whole (see diag_timer_add) */
     int64_t now_us;
     packet_info_t now_at;         /* the packet that brought now_us */
     bool finishing;               /* diagnosis_finish is concluding */
@@ -131,7 +133,8 @@ bool diag_flow_once(diag_flow_t *df, verdict_id_t id);
  * false when the cap refuses. */
 bool diag_charge(diagnosis_t *d, ptrdiff_t n);
 
-void diag_timer_add(diagnosis_t *d, int64_t deadline_us, diag_timer_kind_t kind, uint64_t key,
+/* Arms a deadline; false when the memory cap refuses room for it. */
+bool diag_timer_add(diagnosis_t *d, int64_t deadline_us, diag_timer_kind_t kind, uint64_t key,
                     uint64_t key2);
 
 /* Fills the verdict's device, client and server from the flow and what is

@@ -642,9 +642,8 @@ static void arm_timer(diagnosis_t *d, q_server_t *s)
     int64_t deadline = s->ring[s->ring_head].syn_us + (int64_t)DIAG_QUEUE_ANSWER_S * US;
     if (deadline < d->now_us)
         deadline = d->now_us; /* never one that would fire again at once */
-    guint before = d->timers->len;
-    diag_timer_add(d, deadline, DIAG_TIMER_QUEUE, s->slot, s->gen);
-    s->timer_armed = d->timers->len > before; /* else the memory cap refused it */
+    /* not armed when the memory cap refused it */
+    s->timer_armed = diag_timer_add(d, deadline, DIAG_TIMER_QUEUE, s->slot, s->gen);
 }
 
 /* Judges the waiting attempts whose deadline passed (all: every one). */

@@ -63,7 +63,6 @@ diagnosis_t *diagnosis_new(analysis_t *a, const diagnosis_config_t *config)
     diagnosis_config_copy(&d->config, config);
     d->flows = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
     d->past = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    d->timers = g_array_new(FALSE, FALSE, sizeof(diag_timer_t));
     d->parties = diag_parties_new();
     d->tcp = diag_tcp_new();
     d->dns = diag_dns_new();
@@ -79,7 +78,7 @@ void diagnosis_free(diagnosis_t *d)
     diag_parties_free(d->parties);
     g_hash_table_destroy(d->flows);
     g_hash_table_destroy(d->past);
-    g_array_free(d->timers, TRUE);
+    g_free(d->timers);
     if (d->charged)
         memcap_release(&d->a->memcap, NULL, d->charged);
     diagnosis_config_clear(&d->config);
@@ -144,7 +143,7 @@ bool diag_flow_once(diag_flow_t *df, verdict_id_t id)
 
 static diag_timer_t *timer_at(diagnosis_t *d, guint i)
 {
-    return &g_array_index(d->timers, diag_timer_t, i);
+    return &d->timers[i];
 }
 
 static void timer_swap(diagnosis_t *d, guint i, guint j)
@@ -154,14 +153,34 @@ static void timer_swap(diagnosis_t *d, guint i, guint j)
     *timer_at(d, j) = t;
 }
 
-void diag_timer_add(diagnosis_t *d, int64_t deadline_us, diag_timer_kind_t kind, uint64_t key,
+/* The heap's storage is what the cap is charged for, not the timers in it:
+ * a flood arms a deadline per connection attempt, and a growable array
+ * keeps the room it grew to.  It grows by an eighth (one slot at a time
+ * while small), so that a step never asks the cap for much more than the
+ * flows retired under pressure free and the room beyond the timers stays
+ * within that eighth, and it gives half back when it is three quarters
+ * empty (a flood's deadlines, once passed, free their memory). */
+#define TIMER_SLOTS_KEPT 64u /* never shrunk below this */
+
+static bool timer_storage_resize(diagnosis_t *d, guint slots)
+{
+    ptrdiff_t change = ((ptrdiff_t)slots - (ptrdiff_t)d->timer_slots) * (ptrdiff_t)sizeof(diag_timer_t);
+    if (!diag_charge(d, change))
+        return false;
+    d->timers = g_renew(diag_timer_t, d->timers, slots);
+    d->timer_slots = slots;
+    return true;
+}
+
+bool diag_timer_add(diagnosis_t *d, int64_t deadline_us, diag_timer_kind_t kind, uint64_t key,
                     uint64_t key2)
 {
-    if (!diag_charge(d, (ptrdiff_t)sizeof(diag_timer_t)))
-        return;
+    if (d->timer_count == d->timer_slots &&
+        !timer_storage_resize(d, d->timer_slots + d->timer_slots / 8 + 1))
+        return false;
     diag_timer_t t = { deadline_us, kind, key, key2 };
-    g_array_append_val(d->timers, t);
-    guint i = d->timers->len - 1;
+    guint i = d->timer_count++;
+    d->timers[i] = t;
     while (i > 0) {
         guint parent = (i - 1) / 2;
         if (timer_at(d, parent)->deadline_us <= timer_at(d, i)->deadline_us)
@@ -169,14 +188,14 @@ void diag_timer_add(diagnosis_t *d, int64_t deadline_us, diag_timer_kind_t kind,
         timer_swap(d, i, parent);
         i = parent;
     }
+    return true;
 }
 
 static diag_timer_t timer_pop(diagnosis_t *d)
 {
     diag_timer_t top = *timer_at(d, 0);
-    guint last = d->timers->len - 1;
+    guint last = --d->timer_count;
     *timer_at(d, 0) = *timer_at(d, last);
-    g_array_set_size(d->timers, last);
     guint i = 0;
     for (;;) {
         guint l = 2 * i + 1, r = l + 1, m = i;
@@ -189,7 +208,8 @@ static diag_timer_t timer_pop(diagnosis_t *d)
         timer_swap(d, i, m);
         i = m;
     }
-    diag_charge(d, -(ptrdiff_t)sizeof(diag_timer_t));
+    if (d->timer_slots > TIMER_SLOTS_KEPT && last <= d->timer_slots / 4)
+        timer_storage_resize(d, d->timer_slots / 2); /* giving back: never refused */
     return top;
 }
 
@@ -213,7 +233,7 @@ void diagnosis_tick(diagnosis_t *d, int64_t now_us, const packet_info_t *at)
         else
             d->now_at.ts_us = now_us;
     }
-    while (d->timers->len && timer_at(d, 0)->deadline_us < d->now_us) {
+    while (d->timer_count && timer_at(d, 0)->deadline_us < d->now_us) {
         diag_timer_t t = timer_pop(d);
         timer_fire(d, &t);
     }
@@ -221,7 +241,7 @@ void diagnosis_tick(diagnosis_t *d, int64_t now_us, const packet_info_t *at)
 
 static void fire_all_timers(diagnosis_t *d)
 {
-    while (d->timers->len) {
+    while (d->timer_count) {
         diag_timer_t t = timer_pop(d);
         timer_fire(d, &t);
     }

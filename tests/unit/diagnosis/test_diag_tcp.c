@@ -903,7 +903,7 @@ static void test_queue_late_answer_without_timer(void)
     flow_t *probe = new_flow(&m, PHONE, 40000, IOS, 80);
     tcp(&m, probe, TCP_EVENT_SYN, T0);
     size_t cost = m.diag.d->charged;
-    g_assert_cmpuint(m.diag.d->timers->len, ==, 1);
+    g_assert_cmpuint(m.diag.d->timer_count, ==, 1);
     input_end(&m);
     fixture_free(&m);
 
@@ -912,7 +912,7 @@ static void test_queue_late_answer_without_timer(void)
     fixture_start(&f);
     flow_t *flow = new_flow(&f, PHONE, 40000, IOS, 80);
     tcp(&f, flow, TCP_EVENT_SYN, T0);
-    g_assert_cmpuint(f.diag.d->timers->len, ==, 0);
+    g_assert_cmpuint(f.diag.d->timer_count, ==, 0);
     const diag_queue_stats_t *st = diag_queue_stats(diag_tcp_queue(f.diag.d));
     g_assert_cmpuint(st->servers_now, ==, 1);
     tcp(&f, flow, TCP_EVENT_SYNACK, T0 + 5 * SEC);

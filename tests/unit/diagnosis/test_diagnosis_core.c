@@ -192,13 +192,56 @@ static void test_timers_in_order(void)
         guint left = 0;
         for (int i = 0; i < 64; i++)
             left += deadlines[i] >= now;
-        g_assert_cmpuint(d->timers->len, ==, left);
-        for (guint i = 0; i < d->timers->len; i++)
-            g_assert_cmpint(g_array_index(d->timers, diag_timer_t, i).deadline_us, >=, now);
+        g_assert_cmpuint(d->timer_count, ==, left);
+        for (guint i = 0; i < d->timer_count; i++)
+            g_assert_cmpint(d->timers[i].deadline_us, >=, now);
     }
     diag_timer_add(d, 99000000, DIAG_TIMER_KINDS, 1, 0);
     diagnosis_finish(d); /* fires what is left */
-    g_assert_cmpuint(d->timers->len, ==, 0);
+    g_assert_cmpuint(d->timer_count, ==, 0);
+    diag_fixture_destroy(&f, NULL);
+}
+
+/* The heap's storage is charged whole, never beyond an eighth more than the
+ * timers in it (plus the few slots kept), and given back once a flood of
+ * deadlines has passed: what it holds is what the cap counts. */
+static void test_timers_storage_charged(void)
+{
+    diag_fixture_t f;
+    diag_fixture_init(&f);
+    diagnosis_t *d = f.d;
+    size_t before = d->charged;
+    for (guint i = 0; i < 100000; i++) {
+        g_assert_true(diag_timer_add(d, 1000 + i, DIAG_TIMER_KINDS, i, 0));
+        g_assert_cmpuint(d->timer_slots, >=, d->timer_count);
+        g_assert_cmpuint(d->timer_slots, <=, d->timer_count + d->timer_count / 8 + 1);
+    }
+    g_assert_cmpuint(d->charged - before, ==, (size_t)d->timer_slots * sizeof(diag_timer_t));
+    g_assert_cmpuint(f.a.memcap.in_use, >=, (size_t)d->timer_slots * sizeof(diag_timer_t));
+    diagnosis_tick(d, 1000 + 99990, NULL); /* all but ten have passed */
+    g_assert_cmpuint(d->timer_count, ==, 10);
+    g_assert_cmpuint(d->timer_slots, <=, 128);
+    g_assert_cmpuint(d->charged - before, ==, (size_t)d->timer_slots * sizeof(diag_timer_t));
+    diag_fixture_destroy(&f, NULL);
+}
+
+/* A cap too small for more room refuses the deadline, counted; the timers
+ * already armed stay. */
+static void test_timers_refused_by_cap(void)
+{
+    diag_fixture_t f;
+    diag_fixture_prepare(&f, 64 * 1024, 64 * 1024);
+    diag_fixture_start(&f);
+    diagnosis_t *d = f.d;
+    guint armed = 0;
+    while (diag_timer_add(d, 1000 + armed, DIAG_TIMER_KINDS, armed, 0))
+        armed++;
+    g_assert_cmpuint(armed, >, 100);
+    g_assert_cmpuint(d->timer_count, ==, armed);
+    g_assert_cmpuint(f.a.memcap.in_use, <=, 64 * 1024);
+    g_assert_cmpuint(f.a.memcap.hits[CAP_DIAGNOSIS_STATE], >=, 1);
+    diagnosis_finish(d);
+    g_assert_cmpuint(d->timer_count, ==, 0);
     diag_fixture_destroy(&f, NULL);
 }
 
@@ -387,6 +430,8 @@ int main(int argc, char **argv)
     g_test_add_func("/diagnosis/repeats-fold", test_repeats_fold);
     g_test_add_func("/diagnosis/cn-of-subject", test_cn_of_subject);
     g_test_add_func("/diagnosis/timers-in-order", test_timers_in_order);
+    g_test_add_func("/diagnosis/timers-storage-charged", test_timers_storage_charged);
+    g_test_add_func("/diagnosis/timers-refused-by-cap", test_timers_refused_by_cap);
     g_test_add_func("/diagnosis/parties", test_parties);
     g_test_add_func("/diagnosis/eve-verdict", test_eve_verdict);
     g_test_add_func("/diagnosis/report-grouped", test_report_grouped);
