@@ -50,6 +50,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import enrollmon_cmd  # noqa: E402
+
 SEEDS = (1, 2, 3)
 ERROR_PROBABILITY = 0.01
 RUN_TIMEOUT = 60          # seconds per damaged capture
@@ -225,14 +228,15 @@ def run_one(exe, tmp, index, name, path, keys, label, how, make_cmd):
     err = make_damaged(name, path, how, damaged)
     if err:
         return name, label, "could not make the damaged copy: " + err, "", damaged, 0.0, "none"
-    argv = [exe, "-q", "--color=never", "-r", damaged, "--json", out] + keys
+    argv = enrollmon_cmd.command(["-q", "--color=never", "-r", damaged, "--json", out] + keys, exe)
+    limit = enrollmon_cmd.timeout(RUN_TIMEOUT)
     t0 = time.monotonic()
     try:
         p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                           timeout=RUN_TIMEOUT)
+                           timeout=limit)
     except subprocess.TimeoutExpired as e:
         stderr = (e.stderr or b"").decode("utf-8", "replace")
-        return (name, label, "no end within %d s" % RUN_TIMEOUT, stderr, damaged, RUN_TIMEOUT,
+        return (name, label, "no end within %d s" % limit, stderr, damaged, limit,
                 "timeout")
     secs = time.monotonic() - t0
     stderr = p.stderr.decode("utf-8", "replace")
