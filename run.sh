@@ -2,16 +2,18 @@
 # The project's two commands (see README.md):
 #   ./run.sh        install what is missing, build, analyse the captures in pcaps/
 #   ./run.sh test   install what is missing, build with AddressSanitizer and
-#                   UndefinedBehaviorSanitizer, run every test
+#                   UndefinedBehaviorSanitizer, run every test; then a subset
+#                   of them under valgrind's memcheck (README.md, "Under valgrind")
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Every Debian package the project uses: to build, to test, and for the
-# benchmark and the capture lab (tshark, tcpdump, tcpreplay, ndpiReader).
+# Every Debian package the project uses: to build, to test (valgrind too),
+# and for the benchmark and the capture lab (tshark, tcpdump, tcpreplay,
+# ndpiReader).
 PACKAGES=(
   gcc clang libc6-dev pkg-config meson ninja-build python3
   libpcap-dev libssl-dev libndpi-dev libglib2.0-dev
-  openssl tshark wireshark-common tcpdump tcpreplay libndpi-bin time
+  openssl tshark wireshark-common tcpdump tcpreplay libndpi-bin time valgrind
 )
 
 say() { printf 'run.sh: %s\n' "$*" >&2; }
@@ -73,19 +75,34 @@ test_job() {
   # its own, and warnings are errors.
   build build --buildtype=release
   build build-test -Db_sanitize=address,undefined -Db_lundef=false
+  # valgrind cannot run sanitizer builds: a plain one for it.
+  build build-valgrind --buildtype=debugoptimized
   local status=0
   meson test -C build-test --print-errorlogs --num-processes 2 || status=$?
-  # One plain line of counts, for CI and for people.
+  # The suite `valgrind-ci` under memcheck: the whole suite under valgrind
+  # takes too long for every run (README.md, "Under valgrind").
+  local vglog=build-valgrind/meson-logs/testlog-valgrind.json
+  rm -f "$vglog"
+  meson test -C build-valgrind --setup valgrind --suite valgrind-ci --print-errorlogs \
+    --num-processes 2 || status=$?
+  # One plain line of counts, both runs together, for CI and for people.
   local counted=0
-  python3 - build-test/meson-logs/testlog.json <<'PY' || counted=$?
+  python3 - build-test/meson-logs/testlog.json "$vglog" <<'PY' || counted=$?
 import json, sys
 counts = {"OK": 0, "FAIL": 0, "SKIP": 0, "TIMEOUT": 0, "ERROR": 0, "EXPECTEDFAIL": 0, "UNEXPECTEDPASS": 0}
-with open(sys.argv[1]) as f:
-    for line in f:
-        line = line.strip()
-        if line:
-            r = json.loads(line).get("result", "ERROR")
-            counts[r] = counts.get(r, 0) + 1
+for path in sys.argv[1:]:
+    try:
+        f = open(path)
+    except OSError as e:  # that run did not even start: a failure
+        print(f"run.sh: no test log: {e}", file=sys.stderr)
+        counts["ERROR"] += 1
+        continue
+    with f:
+        for line in f:
+            line = line.strip()
+            if line:
+                r = json.loads(line).get("result", "ERROR")
+                counts[r] = counts.get(r, 0) + 1
 passed = counts["OK"] + counts["EXPECTEDFAIL"]
 failed = counts["FAIL"] + counts["TIMEOUT"] + counts["ERROR"] + counts["UNEXPECTEDPASS"]
 print(f"{passed} passed, {failed} failed, {counts['SKIP']} skipped")

@@ -14,12 +14,14 @@ import subprocess
 import sys
 import tempfile
 
-ENROLLMON = os.environ["ENROLLMON"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import enrollmon_cmd  # noqa: E402
 failures = []
 
 
 def run(args, **kw):
-    p = subprocess.run([ENROLLMON] + args, capture_output=True, text=True, timeout=60, **kw)
+    p = subprocess.run(enrollmon_cmd.command(args), capture_output=True, text=True,
+                       timeout=enrollmon_cmd.timeout(60), **kw)
     return p.returncode, p.stdout, p.stderr
 
 

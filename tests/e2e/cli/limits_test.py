@@ -17,7 +17,8 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "streams"))
 import pcaplib as P  # noqa: E402
 
-ENROLLMON = os.environ["ENROLLMON"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import enrollmon_cmd  # noqa: E402
 failures = []
 SECOND = 1_000_000_000
 
@@ -45,13 +46,14 @@ def run(tmp, name, records, config=None):
     cap = os.path.join(tmp, name + ".pcap")
     P.write_pcap(cap, P.LINKTYPE_ETHERNET, records)
     out = os.path.join(tmp, name + ".json")
-    args = [ENROLLMON, "-r", cap, "--json", out]
+    args = ["-r", cap, "--json", out]
     if config:
         conf = os.path.join(tmp, name + ".conf")
         with open(conf, "w") as f:
             f.write(config)
         args += ["--config", conf]
-    p = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    p = subprocess.run(enrollmon_cmd.command(args), capture_output=True, text=True,
+                       timeout=enrollmon_cmd.timeout(120))
     events = []
     if os.path.exists(out):
         with open(out) as f:

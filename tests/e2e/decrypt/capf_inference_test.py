@@ -18,16 +18,18 @@ import sys
 import tempfile
 
 ROOT = os.environ.get("ENROLLMON_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-ENROLLMON = os.environ["ENROLLMON"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import enrollmon_cmd  # noqa: E402
 CAPF_PORT = 3804
 
 
 def events(capture, keys, tmp):
     out = os.path.join(tmp, "events.json")
-    args = [ENROLLMON, "-q", "-r", capture, "--json", out]
+    args = ["-q", "-r", capture, "--json", out]
     if keys:
         args += ["--keylog", keys]
-    p = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    p = subprocess.run(enrollmon_cmd.command(args), capture_output=True, text=True,
+                       timeout=enrollmon_cmd.timeout(120))
     if p.returncode != 0:
         raise RuntimeError(f"enrollmon exited {p.returncode}: {p.stderr.strip()}")
     with open(out) as f:

@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import pcaplib as P  # noqa: E402
 
 ROOT = os.environ.get("ENROLLMON_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-ENROLLMON = os.environ["ENROLLMON"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import enrollmon_cmd  # noqa: E402
 SOURCE = os.path.join(ROOT, "pcaps", "capf-enroll-ok-tls12")
 failures = []
 
@@ -33,7 +34,8 @@ def check(name, ok, detail=""):
 
 def run(args, tmp):
     out = os.path.join(tmp, "events.json")
-    p = subprocess.run([ENROLLMON, "-q", "--json", out, *args], capture_output=True, text=True, timeout=120)
+    p = subprocess.run(enrollmon_cmd.command(["-q", "--json", out, *args]), capture_output=True, text=True,
+                       timeout=enrollmon_cmd.timeout(120))
     if p.returncode != 0:
         raise RuntimeError(f"enrollmon exited {p.returncode}: {p.stderr.strip()}")
     with open(out) as f:

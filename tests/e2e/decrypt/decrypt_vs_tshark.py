@@ -18,7 +18,8 @@ import sys
 import tempfile
 
 ROOT = os.environ.get("ENROLLMON_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-ENROLLMON = os.environ["ENROLLMON"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import enrollmon_cmd  # noqa: E402
 EXT = os.path.join(ROOT, "..", "shared", "pcaps-ext")
 
 
@@ -99,9 +100,10 @@ def enrollmon_streams(capture, kind, key, tmp):
     dump = os.path.join(tmp, "dump")
     shutil.rmtree(dump, ignore_errors=True)
     events = os.path.join(tmp, "events.json")
-    args = [ENROLLMON, "-q", "-r", capture, "--json", events, "--dump-plaintext", dump]
+    args = ["-q", "-r", capture, "--json", events, "--dump-plaintext", dump]
     args += ["--keylog", key] if kind == "keylog" else ["--rsa-key", key]
-    p = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    p = subprocess.run(enrollmon_cmd.command(args), capture_output=True, text=True,
+                       timeout=enrollmon_cmd.timeout(120))
     if p.returncode != 0:
         raise RuntimeError(f"enrollmon exited {p.returncode}: {p.stderr.strip()}")
     flows = {}

@@ -25,7 +25,8 @@ import sys
 import tempfile
 
 ROOT = os.environ.get("ENROLLMON_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-ENROLLMON = os.environ["ENROLLMON"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import enrollmon_cmd  # noqa: E402
 PCAPS = os.path.join(ROOT, "pcaps")
 failures = []
 checked = 0
@@ -41,10 +42,11 @@ def check(name, ok, detail=""):
 
 def events_of(capture, keys, tmp):
     out = os.path.join(tmp, "events.json")
-    args = [ENROLLMON, "-q", "-r", capture, "--json", out]
+    args = ["-q", "-r", capture, "--json", out]
     if os.path.exists(keys):
         args += ["--keylog", keys]
-    p = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    p = subprocess.run(enrollmon_cmd.command(args), capture_output=True, text=True,
+                       timeout=enrollmon_cmd.timeout(300))
     if p.returncode != 0:
         raise RuntimeError(f"enrollmon exited {p.returncode} on {capture}: {p.stderr.strip()}")
     with open(out) as f:

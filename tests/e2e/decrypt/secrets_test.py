@@ -15,7 +15,8 @@ import sys
 import tempfile
 
 ROOT = os.environ.get("ENROLLMON_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-ENROLLMON = os.environ["ENROLLMON"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import enrollmon_cmd  # noqa: E402
 failures = []
 
 
@@ -38,13 +39,13 @@ def secrets_of(keylog):
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         keylogs = [k for k in sorted(glob.glob(os.path.join(ROOT, "pcaps", "*.keys"))) if secrets_of(k)]
-        args = [ENROLLMON, "--json", os.path.join(tmp, "events.json"), "--dump-plaintext",
-                os.path.join(tmp, "dump")]
+        args = ["--json", os.path.join(tmp, "events.json"), "--dump-plaintext", os.path.join(tmp, "dump")]
         for k in keylogs:
             args += ["-r", k[:-5] + ".pcapng", "--keylog", k]
         rsa = os.path.join(ROOT, "pcaps", "capf-enroll-ok-rsa-cbc.server-key.pem")
         args += ["--rsa-key", rsa]
-        p = subprocess.run(args, capture_output=True, text=True, timeout=300)
+        p = subprocess.run(enrollmon_cmd.command(args), capture_output=True, text=True,
+                           timeout=enrollmon_cmd.timeout(300))
         check("run with every key log and an RSA key", p.returncode == 0, p.stderr[-500:])
         with open(os.path.join(tmp, "events.json")) as f:
             written = (f.read() + p.stdout + p.stderr + " ".join(os.listdir(os.path.join(tmp, "dump")))).lower()
@@ -61,8 +62,8 @@ def main():
         with open(bad, "w") as f:
             f.write("# a comment\nCLIENT_RANDOM " + "11" * 32 + " " + "22" * 48 + "\n")
             f.write("CLIENT_RANDOM " + "33" * 31 + " " + secret + "\n")
-        p = subprocess.run([ENROLLMON, "-r", keylogs[0][:-5] + ".pcapng", "--keylog", bad],
-                           capture_output=True, text=True, timeout=60)
+        p = subprocess.run(enrollmon_cmd.command(["-r", keylogs[0][:-5] + ".pcapng", "--keylog", bad]),
+                           capture_output=True, text=True, timeout=enrollmon_cmd.timeout(60))
         lines = [l for l in p.stderr.splitlines() if l.strip()]
         check("a malformed key log: one line with file and line number, exit 2",
               p.returncode == 2 and len(lines) == 1 and "bad.keys" in lines[0] and "line 3" in lines[0],
@@ -73,14 +74,15 @@ def main():
         with open(fake, "w") as f:
             f.write("-----BEGIN PRIVATE KEY-----\nTUlJRXZRSUJBREFOQmdrcWhraUc5dzBCQVFFRkFBU0NCS2N3Z2dTakFnRUFBb0lCQVFD\n"
                     "-----END PRIVATE KEY-----\n")
-        p = subprocess.run([ENROLLMON, "-r", keylogs[0][:-5] + ".pcapng", "--rsa-key", fake],
-                           capture_output=True, text=True, timeout=60)
+        p = subprocess.run(enrollmon_cmd.command(["-r", keylogs[0][:-5] + ".pcapng", "--rsa-key", fake]),
+                           capture_output=True, text=True, timeout=enrollmon_cmd.timeout(60))
         lines = [l for l in p.stderr.splitlines() if l.strip()]
         check("a broken RSA key: one line naming the file, exit 2, no key material",
               p.returncode == 2 and len(lines) == 1 and "fake.pem" in lines[0] and "TUlJ" not in p.stderr,
               f"rc={p.returncode} {lines}")
-        p = subprocess.run([ENROLLMON, "-r", keylogs[0][:-5] + ".pcapng", "--keylog", os.path.join(tmp, "nope")],
-                           capture_output=True, text=True, timeout=60)
+        p = subprocess.run(enrollmon_cmd.command(["-r", keylogs[0][:-5] + ".pcapng", "--keylog",
+                                                   os.path.join(tmp, "nope")]),
+                           capture_output=True, text=True, timeout=enrollmon_cmd.timeout(60))
         lines = [l for l in p.stderr.splitlines() if l.strip()]
         check("a missing key log: one line, exit 2", p.returncode == 2 and len(lines) == 1 and "nope" in lines[0],
               f"rc={p.returncode} {lines}")

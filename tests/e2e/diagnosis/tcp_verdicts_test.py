@@ -27,7 +27,8 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "streams"))
 import pcaplib as P  # noqa: E402
 
-ENROLLMON = os.environ["ENROLLMON"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import enrollmon_cmd  # noqa: E402
 SEC = 1_000_000_000
 MS = 1_000_000
 T0 = 1_795_357_880 * SEC
@@ -91,8 +92,8 @@ def write_and_run(tmp, name, records):
     records.sort(key=lambda r: r.ts_ns)
     cap = os.path.join(tmp, name + ".pcap")
     P.write_pcap(cap, P.LINKTYPE_ETHERNET, records)
-    p = subprocess.run([ENROLLMON, "-r", cap, "--json", "-"], capture_output=True, text=True,
-                       timeout=300)
+    p = subprocess.run(enrollmon_cmd.command(["-r", cap, "--json", "-"]), capture_output=True, text=True,
+                       timeout=enrollmon_cmd.timeout(300))
     check(name + ": exit 0", p.returncode == 0, p.stderr[-2000:])
     check(name + ": no sanitizer report", "Sanitizer" not in p.stderr and "runtime error" not in p.stderr,
           p.stderr[-2000:])

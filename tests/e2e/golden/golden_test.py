@@ -16,7 +16,8 @@ import sys
 import tempfile
 
 ROOT = os.environ.get("ENROLLMON_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-ENROLLMON = os.environ["ENROLLMON"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import enrollmon_cmd  # noqa: E402
 GOLDEN = os.path.join(ROOT, "tests", "golden")
 
 
@@ -33,8 +34,8 @@ def normalise(line):
 def run(capture):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "events.json")
-        p = subprocess.run([ENROLLMON, "-q", "-r", capture, "--json", out],
-                           capture_output=True, text=True, timeout=120)
+        p = subprocess.run(enrollmon_cmd.command(["-q", "-r", capture, "--json", out]),
+                           capture_output=True, text=True, timeout=enrollmon_cmd.timeout(120))
         if p.returncode != 0:
             raise RuntimeError(f"enrollmon exited {p.returncode}: {p.stderr.strip()}")
         with open(out) as f:

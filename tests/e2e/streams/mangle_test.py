@@ -58,6 +58,8 @@ import tempfile
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pcaplib as pl  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import enrollmon_cmd  # noqa: E402
 
 SKIP = 77
 SEED = 20240229
@@ -787,9 +789,8 @@ class Run:
 
 
 def run_enrollmon(capture, out_json):
-    exe = os.environ["ENROLLMON"]
-    proc = subprocess.run([exe, "-q", "-r", capture, "--json", out_json], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, timeout=120)
+    proc = subprocess.run(enrollmon_cmd.command(["-q", "-r", capture, "--json", out_json]),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=enrollmon_cmd.timeout(120))
     events = []
     if os.path.exists(out_json):
         with open(out_json) as f:

@@ -18,6 +18,9 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import enrollmon_cmd  # noqa: E402
+
 SKIP = 77
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXT_REL = os.path.join("..", "shared", "pcaps-ext")
@@ -101,7 +104,7 @@ def enrollmon_events(exe, capture, tmpdir, key_args, event_type):
     -> (its events of event_type in the order written, None), or (None, error)
     when it fails or writes a line that is not JSON."""
     out = os.path.join(tmpdir, os.path.basename(capture) + ".json")
-    p = subprocess.run([exe, "-q", "-r", capture, "--json", out, *key_args],
+    p = subprocess.run(enrollmon_cmd.command(["-q", "-r", capture, "--json", out, *key_args], exe=exe),
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if p.returncode != 0:
         return None, "enrollmon exited with %d: %s" % (

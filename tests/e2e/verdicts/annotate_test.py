@@ -21,7 +21,8 @@ import sys
 import tempfile
 
 ROOT = os.environ.get("ENROLLMON_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-ENROLLMON = os.environ["ENROLLMON"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import enrollmon_cmd  # noqa: E402
 PCAPS = os.path.join(ROOT, "pcaps")
 
 
@@ -44,10 +45,11 @@ def main():
             keys = cap[: -len(".pcapng")] + ".keys"
             out = os.path.join(tmp, "annotated.pcapng")
             events = os.path.join(tmp, "events.json")
-            args = [ENROLLMON, "-q", "-r", cap, "--json", events, "--write-pcapng", out]
+            args = ["-q", "-r", cap, "--json", events, "--write-pcapng", out]
             if os.path.exists(keys):
                 args += ["--keylog", keys]
-            p = subprocess.run(args, capture_output=True, text=True, timeout=600)
+            p = subprocess.run(enrollmon_cmd.command(args), capture_output=True, text=True,
+                               timeout=enrollmon_cmd.timeout(600))
             if p.returncode != 0:
                 print("FAIL %s: enrollmon exited %d: %s" % (name, p.returncode, p.stderr.strip()))
                 continue

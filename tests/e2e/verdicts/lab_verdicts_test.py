@@ -23,7 +23,8 @@ import sys
 import tempfile
 
 ROOT = os.environ.get("ENROLLMON_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-ENROLLMON = os.environ["ENROLLMON"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import enrollmon_cmd  # noqa: E402
 PCAPS = os.path.join(ROOT, "pcaps")
 
 
@@ -40,12 +41,13 @@ def expected_of(path):
 def verdicts_of(capture, tmp):
     base = capture[: -len(".pcapng")]
     out = os.path.join(tmp, os.path.basename(base) + ".json")
-    args = [ENROLLMON, "-q", "-r", capture, "--json", out, "--color=never"]
+    args = ["-q", "-r", capture, "--json", out, "--color=never"]
     if os.path.exists(base + ".keys"):
         args += ["--keylog", base + ".keys"]
     if os.path.exists(base + ".server-key.pem"):
         args += ["--rsa-key", base + ".server-key.pem"]
-    p = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    p = subprocess.run(enrollmon_cmd.command(args), capture_output=True, text=True,
+                       timeout=enrollmon_cmd.timeout(600))
     if p.returncode != 0:
         raise RuntimeError(f"enrollmon exited {p.returncode} on {capture}: {p.stderr.strip()}")
     with open(out) as f:

@@ -36,7 +36,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "streams"))
 import pcaplib as P  # noqa: E402
 
 ROOT = os.environ.get("ENROLLMON_SOURCE_ROOT", os.path.join(HERE, "..", "..", ".."))
-ENROLLMON = os.environ["ENROLLMON"]
+sys.path.insert(0, os.path.join(HERE, ".."))
+import enrollmon_cmd  # noqa: E402
 PCAPS = os.path.join(ROOT, "pcaps")
 failures = []
 
@@ -56,8 +57,8 @@ def lab_captures():
 
 def enrollmon_groups(capture, args):
     """enrollmon's capf events as [(pcap_cnt, [(opcode, device, status), ...]), ...] in order."""
-    p = subprocess.run([ENROLLMON, "-q", "-r", capture, *args, "--json", "-"], capture_output=True, text=True,
-                       timeout=300)
+    p = subprocess.run(enrollmon_cmd.command(["-q", "-r", capture, *args, "--json", "-"]), capture_output=True,
+                       text=True, timeout=enrollmon_cmd.timeout(300))
     if p.returncode != 0:
         raise RuntimeError(f"enrollmon exited {p.returncode} on {capture}: {p.stderr.strip()}")
     groups = []
@@ -197,8 +198,8 @@ def main():
         home = os.path.join(tmp, "home")
         os.mkdir(home)
         plugin_dir = os.path.join(tmp, "plugins")
-        p = subprocess.run([ENROLLMON, "--export-wireshark-plugin", plugin_dir], capture_output=True, text=True,
-                           timeout=60)
+        p = subprocess.run(enrollmon_cmd.command(["--export-wireshark-plugin", plugin_dir]),
+                           capture_output=True, text=True, timeout=enrollmon_cmd.timeout(60))
         check("export exits 0 and says nothing", p.returncode == 0 and not p.stdout and not p.stderr,
               f"exit {p.returncode}: {p.stdout}{p.stderr}")
         plugin = os.path.join(plugin_dir, "capf.lua")
@@ -208,7 +209,8 @@ def main():
 
         bad = os.path.join(tmp, "a-file")
         open(bad, "w").close()
-        p = subprocess.run([ENROLLMON, "--export-wireshark-plugin", bad], capture_output=True, text=True, timeout=60)
+        p = subprocess.run(enrollmon_cmd.command(["--export-wireshark-plugin", bad]),
+                           capture_output=True, text=True, timeout=enrollmon_cmd.timeout(60))
         check("a directory that cannot be written: one error line, exit 2",
               p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and not p.stdout,
               f"exit {p.returncode}: {p.stderr!r}")
@@ -229,8 +231,9 @@ def main():
         # CAPF in the clear, from the decrypted messages of a lab session.
         source = os.path.join(PCAPS, "capf-enroll-ok-tls12")
         dump = os.path.join(tmp, "dump")
-        subprocess.run([ENROLLMON, "-q", "-r", source + ".pcapng", "--keylog", source + ".keys",
-                        "--dump-plaintext", dump], capture_output=True, timeout=120, check=True)
+        subprocess.run(enrollmon_cmd.command(["-q", "-r", source + ".pcapng", "--keylog", source + ".keys",
+                                              "--dump-plaintext", dump]),
+                       capture_output=True, timeout=enrollmon_cmd.timeout(120), check=True)
         with open(os.path.join(dump, "1-client.bin"), "rb") as f:
             client = messages(f.read())
         with open(os.path.join(dump, "1-server.bin"), "rb") as f:
