@@ -317,7 +317,9 @@ static conn_t conn_open(fixture_t *f, uint16_t server_port, const char *sni)
 /* A Certificate message with the certificates given (NULL-terminated);
  * the server's chain is verified against the fixture's trust store the
  * way tls_flow.c does. */
-static void conn_certs(conn_t *c, bool from_client, ...)
+/* from_client is an int, not a bool: the parameter before "..." must keep
+ * its type under default argument promotion (C11 7.16.1.4). */
+static void conn_certs(conn_t *c, int from_client, ...)
 {
     uint64_t frame = from_client ? FRAME_CLIENT_CERT : FRAME_SERVER_CERT;
     tls_cert_message_t msg;
